@@ -16,7 +16,7 @@ description:
     every metric has a single HELP and TYPE line, ready for the node exporter's textfile collector.
   - Results without metrics (skipped, failed or unreachable) are left out.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 options:
   _input:
     description: Check results, or lists of exposition lines.
