@@ -43,7 +43,7 @@ checks:
     name:
       description: Name of the check.
       type: str
-      sample: disk_space
+      sample: disk
     target:
       description: What the check looked at (a mount point, a database, a table), or null.
       type: str
@@ -71,17 +71,17 @@ checks:
     message:
       description: What was found, in words.
       type: str
-      sample: disk_space /var is 87.5% (warning 85)
+      sample: disk /var is 87.5% (warning 85)
 summary:
   description: One line for a human, worst findings first.
   returned: always
   type: str
-  sample: "WARNING: WARNING disk_space /var is 87.5% (warning 85); 11 OK"
+  sample: "WARNING: disk /var is 87.5% (warning 85); 11 OK"
 perfdata:
   description: The numeric checks as Nagios performance data.
   returned: always
   type: str
-  sample: "cpu=12.5%;70;85;0;100 '/ disk_space'=87.5%;85;95;0;100"
+  sample: "cpu=12.5%;70;85;0;100 'disk /var'=87.5%;85;95;0;100"
 metrics:
   description:
     - The checks as Prometheus text exposition lines, ready for the node exporter's textfile

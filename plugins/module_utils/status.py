@@ -308,7 +308,8 @@ def summarize(checks):
     problems = [c for c in checks if c['status'] != OK]
     problems.sort(key=lambda c: -STATUS_CODES[c['status']])
     ok_count = len(checks) - len(problems)
-    parts = ['%s %s' % (c['status'], c['message']) for c in problems]
+    parts = [c['message'] if c['status'] == overall else '%s %s' % (c['status'], c['message'])
+             for c in problems]
     if ok_count:
         parts.append('%d OK' % ok_count)
     return '%s: %s' % (overall, '; '.join(parts))

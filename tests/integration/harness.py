@@ -37,6 +37,11 @@ def ansible_env(extra=None):
     return env
 
 
+def _same_task(full, name):
+    # Role tasks are shown as '<role> : <task name>'.
+    return full == name or full.endswith(' : ' + name)
+
+
 class PlaybookResult:
     """Parsed output of one ansible-playbook run (json callback)."""
 
@@ -56,7 +61,7 @@ class PlaybookResult:
         """Result of the task called ``name`` on ``host`` (the last one, if several share it)."""
         found = None
         for task in self.tasks:
-            if task['task']['name'] == name and host in task['hosts']:
+            if _same_task(task['task']['name'], name) and host in task['hosts']:
                 found = task['hosts'][host]
         if found is None:
             raise KeyError('no result for task %r on %s:\n%s\n%s' % (

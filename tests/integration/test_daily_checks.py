@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/daily_checks.yml over a small fleet with healthy, critical, broken and unreachable hosts."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import jsonschema
+import pytest
+import yaml
+
+from .harness import REPO
+
+PLAYBOOK = REPO / 'playbooks' / 'daily_checks.yml'
+SCHEMA = json.loads((REPO / 'docs' / 'fleet_report.schema.json').read_text())
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def fleet_inventory(tmp_path_factory):
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'}
+    inventory = {'all': {'hosts': {
+        'healthy': dict(local, daily_checks_resource_thresholds={
+            'cpu': {'warning': '', 'critical': ''}, 'memory': {'warning': '', 'critical': ''}}),
+        'critical': dict(local, daily_checks_resource_thresholds={'memory': {'critical': '@0:100'}}),
+        'warning': dict(local, daily_checks_resource_thresholds={
+            'memory': {'warning': '@0:100', 'critical': ''}, 'cpu': {'warning': '', 'critical': ''}}),
+        'broken': dict(local, daily_checks_resource_thresholds={'memory': {'warning': 'abc'}}),
+        # Nothing listens there: the host is unreachable at once.
+        'gone': {'ansible_host': '127.0.0.1', 'ansible_port': closed_port(), 'ansible_connection': 'ssh',
+                 'ansible_user': 'nobody', 'ansible_ssh_common_args': '-o BatchMode=yes'},
+    }}}
+    path = tmp_path_factory.mktemp('fleet') / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def run(ansible, inventory, report_dir, **extra):
+    variables = {'daily_checks_report_dir': str(report_dir)}
+    variables.update(extra)
+    return ansible.playbook(PLAYBOOK, inventory=inventory, extra_vars=variables)
+
+
+def test_whole_fleet_is_reported(ansible, fleet_inventory, tmp_path):
+    result = run(ansible, fleet_inventory, tmp_path)
+    assert result.rc == 0, result
+    report = json.loads((tmp_path / 'daily_checks.json').read_text())
+    jsonschema.validate(report, SCHEMA)
+    hosts = {h['host']: h for h in report['hosts']}
+    assert set(hosts) == {'healthy', 'critical', 'warning', 'broken', 'gone'}
+    assert hosts['critical']['status'] == 'CRITICAL'
+    assert hosts['warning']['status'] == 'WARNING'
+    assert hosts['broken']['status'] == 'UNKNOWN'
+    assert "thresholds.memory.warning: 'abc'" in hosts['broken']['summary']
+    assert hosts['gone']['status'] == 'UNKNOWN' and hosts['gone']['reachable'] is False
+    assert 'unreachable' in hosts['gone']['summary']
+    # Worst first: UNKNOWN, CRITICAL, WARNING, then the rest.
+    order = [h['host'] for h in report['hosts']]
+    assert order.index('broken') < order.index('critical') < order.index('warning')
+    assert order.index('gone') < order.index('critical')
+    assert report['counts']['CRITICAL'] == 1 and report['counts']['UNKNOWN'] == 2
+    assert report['failing_hosts'] == []
+    assert report['duration_seconds'] > 0
+    cell = hosts['critical']['results']['resource']
+    assert any(c['name'] == 'memory' and c['status'] == 'CRITICAL' for c in cell['checks'])
+    page = (tmp_path / 'daily_checks.html').read_text()
+    for host in hosts:
+        assert '<b>%s</b>' % host in page
+    assert page.index('<b>broken</b>') < page.index('<b>warning</b>')
+    assert len(list((tmp_path / 'history').glob('daily_checks-*.json'))) == 1
+    # Nothing changed on any host.
+    assert all(stats.get('changed', 0) == 0 for stats in result.stats.values())
+
+
+def test_play_fails_at_the_end_when_asked(ansible, fleet_inventory, tmp_path):
+    result = run(ansible, fleet_inventory, tmp_path, daily_checks_fail_on='critical')
+    assert result.rc != 0
+    report = json.loads((tmp_path / 'daily_checks.json').read_text())
+    assert sorted(report['failing_hosts']) == ['broken', 'critical', 'gone']
+    outcome = [r for t in result.tasks if t['task']['name'].endswith('Write the fleet report')
+               for r in t['hosts'].values()][0]
+    assert outcome['failed'] is True
+    assert 'critical' in outcome['msg'] and 'daily_checks.html' in outcome['msg']
+
+
+def test_check_mode_reports_and_changes_nothing(ansible, tmp_path):
+    result = ansible.playbook(PLAYBOOK, extra_vars={'daily_checks_report_dir': str(tmp_path)}, check=True)
+    assert result.rc == 0, result
+    assert json.loads((tmp_path / 'daily_checks.json').read_text())['host_count'] == 1
+    assert result.stats['localhost'].get('changed', 0) == 0
+
+
+@pytest.mark.parametrize('variables, needle', [
+    ({'daily_checks_fail_on': 'sometimes'}, 'daily_checks_fail_on'),
+    ({'daily_checks_enabled': ['resource', 'astrology']}, 'daily_checks_enabled'),
+    ({'daily_checks_resource_cpu_interval': 'soon'}, 'daily_checks_resource_cpu_interval'),
+])
+def test_extra_vars_are_validated_before_any_check(ansible, tmp_path, variables, needle):
+    result = ansible.playbook(PLAYBOOK, extra_vars=dict(variables, daily_checks_report_dir=str(tmp_path)))
+    assert result.rc != 0
+    failed = [t for t in result.tasks if t['hosts'].get('localhost', {}).get('failed')]
+    assert failed and 'Validating arguments against arg spec' in failed[0]['task']['name']
+    assert needle in failed[0]['hosts']['localhost']['msg']
+    assert not (tmp_path / 'daily_checks.json').exists()

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+import jsonschema
+import pytest
+
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
+    build_fleet_report,
+    cell_from_result,
+    render_html,
+    write_report,
+)
+
+
+
+SCHEMA = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'fleet_report.schema.json')
+
+OK_RESULT = {'status': 'OK', 'summary': 'OK: 5 OK', 'changed': False,
+             'checks': [{'name': 'cpu', 'target': None, 'value': 3.0, 'unit': 'percent',
+                         'warning': '70', 'critical': '85', 'status': 'OK', 'message': 'cpu is 3%'}]}
+CRIT_RESULT = {'status': 'CRITICAL', 'summary': 'CRITICAL: disk / is 97% (critical 95)', 'failed': False,
+               'checks': [{'name': 'disk', 'target': '/', 'value': 97.0, 'unit': 'percent',
+                           'warning': '85', 'critical': '95', 'status': 'CRITICAL',
+                           'message': 'disk / is 97% (critical 95)', 'labels': {'fstype': 'ext4'}}]}
+WARN_RESULT = {'status': 'WARNING', 'summary': 'WARNING: x', 'checks': []}
+UNREACHABLE = {'unreachable': True, 'msg': 'Failed to connect to the host via ssh: timed out', 'changed': False}
+MODULE_ERROR = {'failed': True, 'msg': "thresholds.cpu.warning: 'x' is not a valid range"}
+SKIPPED = {'skipped': True, 'changed': False, 'skip_reason': 'Conditional result was False'}
+
+
+def fleet():
+    return {
+        'web01': {'resource': OK_RESULT, 'pg': SKIPPED},
+        'db01': {'resource': WARN_RESULT, 'pg': CRIT_RESULT},
+        'db02': {'resource': OK_RESULT, 'pg': MODULE_ERROR},
+        'app01': {'resource': UNREACHABLE, 'pg': None},
+        'cache01': {},
+    }
+
+
+def test_cells():
+    assert cell_from_result(None)['status'] is None
+    assert cell_from_result(SKIPPED) == {'status': None, 'applicable': False, 'unreachable': False,
+                                         'summary': 'skipped: Conditional result was False'}
+    cell = cell_from_result(UNREACHABLE)
+    assert (cell['status'], cell['unreachable']) == ('UNKNOWN', True)
+    assert 'timed out' in cell['summary']
+    cell = cell_from_result(MODULE_ERROR)
+    assert cell['status'] == 'UNKNOWN' and 'thresholds.cpu.warning' in cell['summary']
+    assert cell_from_result(CRIT_RESULT)['checks'][0]['value'] == 97.0
+
+
+def test_report_order_counts_and_failing():
+    report = build_fleet_report('daily_checks', ['resource', 'pg'], fleet(), 1000.0, 1012.5, 'critical')
+    assert [h['host'] for h in report['hosts']] == ['app01', 'cache01', 'db02', 'db01', 'web01']
+    assert [h['status'] for h in report['hosts']] == ['UNKNOWN', 'UNKNOWN', 'UNKNOWN', 'CRITICAL', 'OK']
+    assert report['counts'] == {'OK': 1, 'WARNING': 0, 'CRITICAL': 1, 'UNKNOWN': 3}
+    assert report['status'] == 'UNKNOWN'
+    assert report['failing_hosts'] == ['app01', 'cache01', 'db02', 'db01']
+    assert report['duration_seconds'] == 12.5
+    assert report['started_at'] == '1970-01-01T00:16:40Z'
+    hosts = dict((h['host'], h) for h in report['hosts'])
+    assert hosts['app01']['reachable'] is False
+    assert hosts['web01']['summary'] == 'OK: all checks passed'
+    assert hosts['db01']['summary'] == 'resource: WARNING: x; pg: CRITICAL: disk / is 97% (critical 95)'
+    assert hosts['web01']['results']['pg']['applicable'] is False
+
+
+def test_fail_on_levels():
+    assert build_fleet_report('r', ['resource'], fleet(), 0, 1, 'never')['failing_hosts'] == []
+    warn = build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1, 'warning')['failing_hosts']
+    assert 'db01' in warn and 'web01' not in warn
+    unknown = build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1, 'unknown')['failing_hosts']
+    assert 'db01' not in unknown and 'app01' in unknown
+
+
+def test_report_matches_schema_and_files(tmp_path):
+    report = build_fleet_report('daily_checks', ['resource', 'pg'], fleet(), 1000.0, 1003.0)
+    with open(SCHEMA) as handle:
+        jsonschema.validate(report, json.load(handle))
+    paths = write_report(report, str(tmp_path / 'out'), 'daily_checks')
+    with open(paths['json']) as handle:
+        assert json.load(handle) == json.loads(json.dumps(report))
+    assert os.path.exists(paths['history'])
+    page = open(paths['html']).read()
+    assert page.startswith('<!DOCTYPE html>') and page.rstrip().endswith('</html>')
+    assert '<script' not in page and 'http' not in page.replace('http-equiv', '')
+
+
+def test_html_escapes_everything():
+    hostile = {'<script>alert(1)</script>': {'resource': {
+        'status': 'WARNING', 'summary': '<img src=x onerror=alert(1)>', 'checks': [
+            {'name': '<b>', 'target': '"', 'value': '<i>', 'unit': '', 'warning': None,
+             'critical': None, 'status': 'WARNING', 'message': '</td>'}]}}}
+    page = render_html(build_fleet_report('r', ['resource'], hostile, 0, 1))
+    assert '<script>' not in page
+    assert '<img' not in page
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
+    assert '&lt;/td&gt;' in page
+
+
+def test_html_rows_worst_first():
+    page = render_html(build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1))
+    assert page.index('<b>app01</b>') < page.index('<b>db01</b>') < page.index('<b>web01</b>')
+    assert page.count('<tr><td><b>') == 5
