@@ -618,12 +618,12 @@ def _read_chunks(cursor, archive, decoder, counter, result, label):
         pending_size += length
         result.chunks += 1
         if pending_size >= _BATCH:
-            _decode(decoder, counter, pending, label)
+            _decode(cursor, decoder, counter, pending, label)
             result.compressed_bytes += pending_size
             pending = []
             pending_size = 0
     if pending:
-        _decode(decoder, counter, pending, label)
+        _decode(cursor, decoder, counter, pending, label)
         result.compressed_bytes += pending_size
     try:
         tail = decoder.finish()
@@ -634,12 +634,13 @@ def _read_chunks(cursor, archive, decoder, counter, result, label):
     result.decoded_bytes += decoder.decoded
 
 
-def _decode(decoder, counter, pieces, label):
+def _decode(cursor, decoder, counter, pieces, label):
     data = pieces[0] if len(pieces) == 1 else b''.join(pieces)
     try:
         out = decoder.feed(data)
     except BackupError as exc:
-        raise BackupError('%s: %s' % (label, exc))
+        raise BackupError('%s: %s, in the data before offset %d: %s' % (
+            cursor.name, label, cursor.tell(), exc))
     if counter is not None:
         counter.feed(out)
 
@@ -786,8 +787,8 @@ def verify_directory(path):
         name = os.path.basename(data_path)
         try:
             with OnePassFile(data_path) as reader:
-                rows = _read_data_stream(reader.blocks(), name, entry.label(), _is_copy(entry),
-                                         result)
+                rows = _read_data_stream(reader.blocks(), data_path, entry.label(),
+                                         _is_copy(entry), result)
                 digests[name] = reader.hexdigest()
         except Unverifiable as exc:
             reason = str(exc)
@@ -835,7 +836,7 @@ def _verify_directory_blobs(path, entry, result, digests):
                 path, name, toc_name))
         try:
             with OnePassFile(full) as reader:
-                _read_data_stream(reader.blocks(), name, entry.label(), False, result)
+                _read_data_stream(reader.blocks(), full, entry.label(), False, result)
                 digests[name] = reader.hexdigest()
         except Unverifiable as exc:
             reason = str(exc)
