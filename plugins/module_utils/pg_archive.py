@@ -1003,7 +1003,7 @@ def detect_format(path):
             inner = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
         except zlib.error:
             pass
-        if inner.startswith(MAGIC):
+        if inner.startswith(MAGIC) or inner[257:262] == b'ustar':
             return 'gzip'
         return 'plain_gz'
     if len(head) == 512 and head[257:262] == b'ustar':
