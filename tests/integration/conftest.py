@@ -9,7 +9,7 @@ import pytest
 
 from .harness import AnsibleRunner
 
-pytest_plugins = []
+pytest_plugins = ['integration.pg_fixtures']
 
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,42 @@
+# PostgreSQL checks (pg_health, slow_queries): server binaries for the test bed, the demo
+# cluster and the benchmark against check_postgres.
+PG_DEMO_DIR := $(CACHE)/demo-pg
+PGCLUSTER   := $(BIN)/python $(ROOT)/tests/pgcluster.py
+
+DEMO_PREREQS += demo-postgres
+DEMO_ARGS    += -i $(PG_DEMO_DIR)/inventory.yml
+
+.PHONY: pg-server demo-postgres demo-postgres-stop bench-postgres test-postgres
+
+# Server binaries (initdb, pg_ctl, contrib): the machine's own, else Debian's postgresql-15,
+# installed without the package's default cluster (the tests start their own).
+pg-server:
+	@if (command -v initdb && command -v pg_ctl) >/dev/null 2>&1 || \
+	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+	  echo "installing postgresql-15"; \
+	  mkdir -p /etc/postgresql-common; \
+	  test -e /etc/postgresql-common/createcluster.conf || \
+	    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+	fi
+
+# The integration tests start their own clusters: they need the server binaries.
+test-integration: pg-server
+
+# The PostgreSQL area alone (integration tests only; make test runs them within test-integration).
+test-postgres: venv collection pg-server
+	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_pg_health.py \
+	  tests/integration/test_slow_queries.py
+
+# A demo cluster with some load and slow statements; reused while it runs. Its connection is
+# written to $(PG_DEMO_DIR)/inventory.yml (group `postgres`), which `make demo` adds.
+demo-postgres: venv pg-server
+	@if $(PGCLUSTER) status $(PG_DEMO_DIR) >/dev/null 2>&1; then \
+	  echo "demo PostgreSQL already running"; \
+	else \
+	  $(PGCLUSTER) start $(PG_DEMO_DIR) && $(PGCLUSTER) load-demo $(PG_DEMO_DIR); \
+	fi
+	@$(PGCLUSTER) inventory $(PG_DEMO_DIR) $(PG_DEMO_DIR)/inventory.yml
+
+demo-postgres-stop: venv
+	$(PGCLUSTER) stop $(PG_DEMO_DIR) --destroy

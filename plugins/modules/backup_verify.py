@@ -1,0 +1,350 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: backup_verify
+short_description: Prove that PostgreSQL backups are complete, intact, recent and restorable
+version_added: 0.1.0
+description:
+  - Checks PostgreSQL logical dumps in every C(pg_dump) format (custom C(-Fc), directory C(-Fd),
+    tar C(-Ft), plain C(.sql) and C(.sql.gz)) and physical base backups that carry a
+    C(backup_manifest), and judges them in the status model every check of this collection speaks.
+  - "Custom, directory and tar archives are read by this module itself: the header, the table of
+    contents (what C(pg_restore --list) shows) and every data block, decompressed, which is what
+    C(pg_restore -f /dev/null) reads. It happens in the same single pass over the file as the
+    SHA-256 checksum: a thread reads and hashes while the module decodes, so a backup is read from
+    disk once. pg_restore is needed only for O(restore_check)."
+  - "Table data in COPY form is also counted row by row, and the counts are compared with the JSON
+    manifest written at backup time (C(<backup>.manifest.json), as the
+    M(fleetops.runbook.postgres_backup) role writes it), without restoring anything."
+  - Plain dumps must end with the C(-- PostgreSQL database dump complete) footer (and the closing
+    C(\unrestrict) line of newer pg_dump); C(.gz) files must be complete gzip streams whose CRC
+    matches.
+  - Base backups are checked with C(pg_verifybackup) (checksums of every file, and the WAL when the
+    backup holds it).
+  - Never modifies or deletes a backup. The only file it writes is a missing checksum sidecar, and
+    only when O(write_checksum=true) and the backup passed every other check.
+author:
+  - fleetops.runbook maintainers
+requirements:
+  - pg_verifybackup on the managed host, for base backups.
+  - psql and pg_restore on the managed host, for O(restore_check).
+  - The Python packages lz4 or zstandard, only to decode archives written with
+    C(--compress=lz4) or C(--compress=zstd) (PostgreSQL 16 and later); without them the data of
+    such archives is reported as V(UNKNOWN), with the reason.
+extends_documentation_fragment:
+  - fleetops.runbook.status
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: With O(write_checksum=true), reports the sidecar it would write without writing it.
+  diff_mode:
+    support: full
+    details: Shows the content of a sidecar that is written.
+  platform:
+    platforms: posix
+options:
+  path:
+    description:
+      - A backup file, a directory dump, a base backup directory, a directory holding backups, or
+        a glob (V(/var/backups/postgresql/*.dump)).
+      - In a directory of backups every entry is a candidate except hidden files, checksum
+        sidecars, manifests and C(.json), C(.tmp), C(.partial), C(.lock), C(.log) files.
+      - Backups whose names differ only in a timestamp form a series (one per database); age and
+        size are judged per series.
+    type: str
+    required: true
+  latest:
+    description:
+      - How many of the newest backups of each series to check. V(0) checks every one.
+    type: int
+    default: 1
+  format:
+    description:
+      - The backup format. V(auto) recognises it from the content, never from the name.
+    type: str
+    default: auto
+    choices: [auto, custom, directory, tar, plain, plain_gz, basebackup]
+  checks:
+    description:
+      - Which checks to run.
+      - V(exists) existence, readability and a non-zero size; V(age) the age of the newest good
+        backup (the RPO); V(size_change) the size against the previous backup of the series;
+        V(checksum) SHA-256 against the C(<backup>.sha256) sidecar; V(gzip) gzip stream
+        integrity; V(toc) the table of contents; V(data) a full read of every data block;
+        V(footer) the dump-complete footer of plain dumps; V(manifest) agreement with the JSON
+        manifest; V(basebackup) pg_verifybackup.
+      - Every backup is read once whatever is selected; deselecting a check only drops it from the
+        report.
+    type: list
+    elements: str
+    choices: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
+    default: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
+  max_age:
+    description:
+      - The recovery point objective. The newest good backup of a series is V(CRITICAL) when it is
+        older. Seconds, or a number with V(s), V(m), V(h), V(d) or V(w).
+      - Shorthand for the critical range of the V(age) threshold; O(thresholds) can still set a
+        warning range.
+    type: str
+    default: 1h
+  thresholds:
+    description:
+      - Warning and critical ranges per check, merged over the defaults.
+      - V(age) in seconds (default critical V(~:3600) from O(max_age)); V(size_change) in percent
+        against the previous backup (default warning V(-20:), a shrink of more than 20%);
+        V(restore_duration) in seconds (default critical V(~:14400), the four-hour RTO).
+    type: dict
+    default: {}
+  checksum_missing:
+    description:
+      - The status of a backup that has no C(.sha256) sidecar.
+    type: str
+    default: warning
+    choices: [ok, warning, critical]
+  write_checksum:
+    description:
+      - Write a missing C(<backup>.sha256) sidecar (sha256sum format, mode 0600) for backups that
+        pass every other check. An existing sidecar is never overwritten, so a mismatch stays
+        visible. For a directory dump the sidecar lists every file as C(<dir>/<file>), checkable
+        with C(sha256sum -c) from the parent directory.
+    type: bool
+    default: false
+  restore_check:
+    description:
+      - Restore each checked backup that passed the other checks into a scratch database created
+        for it, count the rows of every table and compare them with the manifest (or with the
+        counts read from the dump). The scratch database is always dropped afterwards.
+      - The restore duration is returned and judged against the V(restore_duration) threshold:
+        it is a recovery time measurement.
+      - Needs O(login_host).
+    type: bool
+    default: false
+  restore_jobs:
+    description:
+      - Parallel jobs for pg_restore (custom and directory archives).
+    type: int
+    default: 1
+  restore_timeout:
+    description:
+      - Seconds after which a test restore is abandoned (and the scratch database dropped).
+    type: int
+    default: 14400
+  login_host:
+    description:
+      - Server for O(restore_check), a host name or a unix socket directory.
+    type: str
+  login_port:
+    description:
+      - Port of that server.
+    type: int
+    default: 5432
+  login_user:
+    description:
+      - Role to connect as; it needs the right to create databases.
+    type: str
+  login_password:
+    description:
+      - Password of O(login_user). Passed to the client programs in their environment, never on
+        a command line.
+    type: str
+  maintenance_db:
+    description:
+      - Database to connect to while creating and dropping the scratch database.
+    type: str
+    default: postgres
+notes:
+  - A flipped byte inside compressed data is always found (every compressed stream carries a
+    checksum). In uncompressed data (C(-Z0) archives, tar archives, plain SQL) a flipped byte is
+    found by the sidecar checksum, or when it breaks the structure or a row count; write sidecars
+    at backup time.
+  - Row counts in the manifest of M(fleetops.runbook.postgres_backup) are exact C(count(*)) taken
+    in the same snapshot as the dump, so they must match exactly.
+seealso:
+  - name: pg_verifybackup
+    description: Verify the integrity of a base backup.
+    link: https://www.postgresql.org/docs/current/app-pgverifybackup.html
+  - name: pg_restore
+    description: The program whose read this module reproduces.
+    link: https://www.postgresql.org/docs/current/app-pgrestore.html
+'''
+
+EXAMPLES = r'''
+- name: Verify the newest dump of every database against the 1 hour RPO
+  fleetops.runbook.backup_verify:
+    path: /var/backups/postgresql
+  register: backups
+
+- name: Daily checks, one day RPO, never fail the play (the report collects the status)
+  fleetops.runbook.backup_verify:
+    path: /var/backups/postgresql/*.dump
+    max_age: 26h
+    fail_on: never
+  register: backups
+
+- name: Check every dump in a directory, write missing sidecars
+  fleetops.runbook.backup_verify:
+    path: /srv/dumps
+    latest: 0
+    write_checksum: true
+
+- name: Monthly recovery drill, restore the newest dump and measure the RTO
+  fleetops.runbook.backup_verify:
+    path: /var/backups/postgresql/shop_*.dump
+    restore_check: true
+    login_host: /var/run/postgresql
+    login_user: postgres
+    thresholds:
+      restore_duration:
+        warning: 3600
+        critical: 14400
+  become: true
+  become_user: postgres
+
+- name: A physical base backup
+  fleetops.runbook.backup_verify:
+    path: /var/backups/base/2025-01-19
+    format: basebackup
+    checks: [exists, age, basebackup]
+    max_age: 8d
+'''
+
+RETURN = r'''
+backups:
+  description: One entry per checked backup.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The backup.
+      type: str
+    format:
+      description: V(custom), V(directory), V(tar), V(plain), V(plain_gz), V(gzip) or V(basebackup).
+      type: str
+    size:
+      description: Size in bytes (of all files, for a directory).
+      type: int
+    mtime:
+      description: Modification time, seconds since the epoch.
+      type: float
+    age:
+      description: Seconds since O(backups[].mtime).
+      type: float
+    sha256:
+      description: SHA-256 of the file (null for directories).
+      type: str
+    checksum:
+      description: >-
+        Outcome of the sidecar comparison: V(match), V(mismatch), V(missing), V(unreadable),
+        V(written) or V(would write).
+      type: str
+    toc:
+      description: The table of contents of an archive.
+      type: dict
+      sample:
+        archive_version: 1.14-0
+        format: custom
+        compression: gzip
+        database: shop
+        dumped_from: 15.10 (Debian 15.10-0+deb12u1)
+        dumped_by: 15.10 (Debian 15.10-0+deb12u1)
+        created: '2025-01-19 03:00:02'
+        entries: 18
+        tables: 3
+        table_data: 3
+        large_objects: 1
+        data_entries: 4
+    data:
+      description: What the full read found.
+      type: dict
+      sample:
+        blocks: 4
+        chunks: 71
+        compressed_bytes: 278579
+        decoded_bytes: 1754310
+        large_objects: 1
+        rows: {public.orders: 20000, s2.items: 5000}
+    manifest:
+      description: The manifest file compared with, or null.
+      type: str
+    restore:
+      description: The test restore, when O(restore_check=true).
+      type: dict
+      sample:
+        database: fleetops_verify_3f2a9c1b7d4e
+        seconds: 2.41
+        rows: {public.orders: 20000}
+        mismatches: []
+        compared_with: the manifest /var/backups/postgresql/shop_20250119T030000Z.dump.manifest.json
+        error: null
+        dropped: true
+    status:
+      description: The worst status of this backup's checks.
+      type: str
+    problems:
+      description: The messages of this backup's checks that are not OK.
+      type: list
+      elements: str
+newest_good:
+  description: The newest backup that passed its checks, or null.
+  returned: always
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
+    finish, status_argument_spec)
+from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
+    ALL_CHECKS, FORMATS, ParameterError, Verifier)
+
+
+def argument_spec():
+    spec = status_argument_spec()
+    spec.update(
+        path=dict(type='str', required=True),
+        latest=dict(type='int', default=1),
+        format=dict(type='str', default='auto', choices=FORMATS),
+        checks=dict(type='list', elements='str', default=list(ALL_CHECKS), choices=ALL_CHECKS),
+        max_age=dict(type='str', default='1h'),
+        thresholds=dict(type='dict', default={}),
+        checksum_missing=dict(type='str', default='warning', choices=['ok', 'warning', 'critical']),
+        write_checksum=dict(type='bool', default=False),
+        restore_check=dict(type='bool', default=False),
+        restore_jobs=dict(type='int', default=1),
+        restore_timeout=dict(type='int', default=14400),
+        login_host=dict(type='str'),
+        login_port=dict(type='int', default=5432),
+        login_user=dict(type='str'),
+        login_password=dict(type='str', no_log=True),
+        maintenance_db=dict(type='str', default='postgres'),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        verifier = Verifier(module.params, check_mode=module.check_mode)
+        report, extra = verifier.result()
+    except ParameterError as exc:
+        module.fail_json(msg=str(exc))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='path: %s: %s' % (getattr(exc, 'filename', None) or
+                                               module.params['path'], exc.strerror or exc))
+    diffs = extra.pop('diff', None)
+    if diffs and module._diff:
+        extra['diff'] = diffs
+    finish(module, report, **extra)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,524 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""backup_verify against real dumps of real data: every good backup OK, every damage CRITICAL.
+
+Dumps of two databases of different sizes are made with the real pg_dump in every format; the
+damaged copies are batched into one directory and checked in a single module call.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
+
+MODULE = 'fleetops.runbook.backup_verify'
+
+DATABASES = {
+    # name: SQL that fills it
+    'bv_small': [
+        "CREATE TABLE orders (id serial PRIMARY KEY, note text, amount numeric, "
+        "created timestamptz DEFAULT now())",
+        "INSERT INTO orders (note, amount) SELECT 'order ' || g || E'\\twith tab\\nand newline', "
+        "g * 1.5 FROM generate_series(1, 3000) g",
+        "CREATE TABLE empty_t (x int)",
+        "CREATE SCHEMA s2",
+        "CREATE TABLE s2.items (id int, payload bytea)",
+        "INSERT INTO s2.items SELECT g, decode(md5(g::text), 'hex') FROM generate_series(1, 700) g",
+        "SELECT lo_from_bytea(0, 'a large object')",
+    ],
+    'bv_medium': [
+        "CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload text, at timestamptz)",
+        "INSERT INTO events SELECT g, 'kind' || (g % 17), md5(g::text) || repeat('x', g % 50), "
+        "'2025-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 250000) g",
+        "CREATE TABLE tags (event_id bigint REFERENCES events, tag text)",
+        "INSERT INTO tags SELECT g, 't' || (g % 7) FROM generate_series(1, 250000, 3) g",
+    ],
+}
+
+FORMATS = {
+    # name: (pg_dump options, file suffix)
+    'custom': (['-Fc'], '.dump'),
+    'custom_z0': (['-Fc', '-Z0'], '.dump'),
+    'directory': (['-Fd'], '.dir'),
+    'tar': (['-Ft'], '.tar'),
+    'plain': (['-Fp'], '.sql'),
+    'plain_gz': (['-Fp'], '.sql.gz'),
+}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_sidecar(path):
+    path = Path(path)
+    if path.is_dir():
+        lines = ['%s  %s/%s\n' % (sha256(f), path.name, f.name) for f in sorted(path.iterdir())]
+    else:
+        lines = ['%s  %s\n' % (sha256(path), path.name)]
+    Path(str(path) + '.sha256').write_text(''.join(lines))
+
+
+class DumpSet:
+    """Good dumps of every database in every format, with sidecars and manifests."""
+
+    def __init__(self, cluster, root):
+        self.cluster = cluster
+        self.root = Path(root)
+        self.good = self.root / 'good'
+        self.good.mkdir(parents=True)
+        self.env = dict(os.environ, **cluster.env())
+        self.counts = {}
+        self.files = {}
+
+    def build(self):
+        for db, statements in DATABASES.items():
+            self.cluster.execute('DROP DATABASE IF EXISTS %s' % db)
+            self.cluster.execute('CREATE DATABASE %s' % db)
+            for sql in statements:
+                self.cluster.execute(sql, dbname=db)
+            tables = self.cluster.execute(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
+                "('pg_catalog', 'information_schema')", dbname=db)
+            self.counts[db] = dict(
+                (t, self.cluster.execute('SELECT count(*) FROM %s' % t, dbname=db)[0][0])
+                for (t,) in tables)
+            for fmt, (options, suffix) in FORMATS.items():
+                target = self.good / ('%s_%s%s' % (db, fmt, suffix))
+                if fmt == 'plain_gz':
+                    with gzip.open(target, 'wb') as out:
+                        out.write(subprocess.run(['pg_dump', *options, db], env=self.env,
+                                                 check=True, capture_output=True).stdout)
+                else:
+                    subprocess.run(['pg_dump', *options, '-f', str(target), db], env=self.env,
+                                   check=True, capture_output=True)
+                write_sidecar(target)
+                manifest = {'database': db, 'format': fmt, 'tables': self.counts[db],
+                            'row_count_method': 'exact count(*)'}
+                if target.is_file():
+                    manifest['sha256'] = sha256(target)
+                    manifest['size'] = target.stat().st_size
+                Path(str(target) + '.manifest.json').write_text(json.dumps(manifest))
+                self.files[(db, fmt)] = target
+        return self
+
+
+@pytest.fixture(scope='module')
+def dumps(pg_cluster, tmp_path_factory):
+    return DumpSet(pg_cluster, tmp_path_factory.mktemp('backup_verify')).build()
+
+
+def by_path(result):
+    return dict((b['path'], b) for b in result['backups'])
+
+
+# --------------------------------------------------------------------------------------------
+# Good backups
+
+
+def test_every_good_backup_is_ok(ansible, dumps):
+    result = ansible.module(MODULE, {'path': str(dumps.good), 'latest': 0})
+    assert not result.get('failed'), result
+    assert result['status'] == 'OK', result['summary']
+    backups = by_path(result)
+    assert len(backups) == len(DATABASES) * len(FORMATS)
+    for (db, fmt), path in dumps.files.items():
+        entry = backups[str(path)]
+        assert entry['status'] == 'OK', entry['problems']
+        assert entry['checksum'] == 'match'
+        expected_format = 'custom' if fmt == 'custom_z0' else fmt
+        assert entry['format'] == expected_format
+        if fmt.startswith('plain'):
+            continue
+        assert entry['toc']['database'] == db
+        assert entry['toc']['tables'] == len(dumps.counts[db])
+        assert entry['toc']['table_data'] == len(dumps.counts[db])
+        assert entry['toc']['dumped_from'].startswith(
+            str(dumps.cluster.execute('SHOW server_version')[0][0]).split()[0])
+        # rows counted from the dump itself equal the exact count(*) at dump time
+        assert entry['data']['rows'] == dumps.counts[db]
+        assert entry['manifest'].endswith('.manifest.json')
+    small = backups[str(dumps.files[('bv_small', 'custom')])]
+    assert small['data']['large_objects'] == 1
+    assert small['toc']['compression'] == 'gzip'
+    assert backups[str(dumps.files[('bv_small', 'custom_z0')])]['toc']['compression'] == 'none'
+    assert small['sha256'] == sha256(dumps.files[('bv_small', 'custom')])
+    names = [c['name'] for c in result['checks']]
+    for name in ('exists', 'age', 'checksum', 'toc', 'data', 'gzip', 'footer', 'manifest'):
+        assert name in names
+    assert 'fleetops_check_status{source="backup_verify"' in '\n'.join(result['metrics'])
+
+
+def test_series_age_and_shrink(ansible, dumps, tmp_path):
+    """Backups differing only in their timestamp form a series; the newest is judged."""
+    src = dumps.files[('bv_medium', 'custom')]
+    small = dumps.files[('bv_small', 'custom')]
+    old = tmp_path / 'shop_20250101T030000Z.dump'
+    new = tmp_path / 'shop_20250102T030000Z.dump'
+    shutil.copy(src, old)
+    shutil.copy(small, new)  # the newer backup is far smaller: a shrink
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    result = ansible.module(MODULE, {'path': str(tmp_path), 'checksum_missing': 'ok'})
+    assert result['status'] == 'WARNING', result['summary']
+    assert [b['path'] for b in result['backups']] == [str(new)]
+    shrink = [c for c in result['checks'] if c['name'] == 'size_change'][0]
+    assert shrink['status'] == 'WARNING'
+    assert shrink['value'] < -20
+    assert str(old) in shrink['message']
+
+    # the newest is only two hours old in a world with a 1 hour RPO
+    os.utime(new, (past, past))
+    result = ansible.module(MODULE, {'path': str(tmp_path), 'checksum_missing': 'ok',
+                                     'fail_on': 'never'})
+    age = [c for c in result['checks'] if c['name'] == 'age'][0]
+    assert age['status'] == 'CRITICAL'
+    assert 7100 < age['value'] < 7400
+    assert 'newest good backup' in age['message']
+    result = ansible.module(MODULE, {'path': str(tmp_path), 'checksum_missing': 'ok',
+                                     'max_age': '3h', 'latest': 0})
+    assert [c for c in result['checks'] if c['name'] == 'age'][0]['status'] == 'OK'
+    assert len(result['backups']) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Damage: each case is one file (or directory) in one batch
+
+
+def _toc_end(path):
+    import pg_archive  # pylint: disable=import-outside-toplevel
+    with pg_archive.OnePassFile(str(path)) as reader:
+        cursor = pg_archive.Cursor(reader.blocks(), str(path))
+        archive = pg_archive.Archive()
+        pg_archive.read_header(cursor, archive)
+        header_end = cursor.tell()
+        pg_archive.read_toc(cursor, archive, os.path.getsize(path))
+        return header_end, cursor.tell(), archive
+
+
+def _largest_block(path):
+    """(start, end) of the largest data block of a custom archive, from its TOC offsets."""
+    dummy, toc_end, archive = _toc_end(path)
+    starts = sorted(e.data_pos for e in archive.entries if e.data_state == 2)
+    bounds = list(zip(starts, starts[1:] + [os.path.getsize(path)]))
+    return max(bounds, key=lambda b: b[1] - b[0])
+
+
+def truncate(src, dst, offset):
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[:offset])
+
+
+def flip(src, dst, offset):
+    data = bytearray(Path(src).read_bytes())
+    data[offset] ^= 0x5A
+    Path(dst).write_bytes(bytes(data))
+
+
+def build_damage(dumps, bad):
+    """Damaged copies of the good dumps; returns {case: (path, words the message must contain)}."""
+    cases = {}
+    for db in DATABASES:
+        for fmt in ('custom', 'custom_z0', 'tar', 'plain', 'plain_gz'):
+            src = dumps.files[(db, fmt)]
+            size = src.stat().st_size
+            suffix = FORMATS[fmt][1]
+            offsets = {'header': 12, 'middle': size // 2, 'last_bytes': size - 3}
+            if fmt.startswith('custom'):
+                header_end, toc_end, dummy = _toc_end(src)
+                offsets['toc'] = (header_end + toc_end) // 2
+                start, end = _largest_block(src)
+                offsets['data_middle'] = (start + end) // 2
+                offsets['block_start'] = start + 3
+            if fmt == 'tar':
+                offsets['toc'] = 512 + 300
+                offsets['block_end'] = size - 700
+            for where, offset in offsets.items():
+                name = '%s_%s_cut_%s%s' % (db, fmt, where, suffix)
+                truncate(src, bad / name, offset)
+                cases[name] = (bad / name, None)
+            # one byte flipped in the middle of the table data; the sidecar travels with it
+            if fmt.startswith('custom'):
+                start, end = _largest_block(src)
+                offset = (start + end) // 2
+            else:
+                offset = size // 2
+            name = '%s_%s_flip%s' % (db, fmt, suffix)
+            flip(src, bad / name, offset)
+            shutil.copy(str(src) + '.sha256', str(bad / name) + '.sha256')
+            cases[name] = (bad / name, None)
+            if fmt in ('custom', 'plain_gz'):
+                # compressed data carries its own checksum: found without any sidecar
+                name = '%s_%s_flip_nosidecar%s' % (db, fmt, suffix)
+                flip(src, bad / name, offset)
+                cases[name] = (bad / name, 'corrupt' if fmt == 'custom' else 'gzip')
+        # directory format: damage inside the directory
+        src = dumps.files[(db, 'directory')]
+        data_files = sorted((f for f in src.iterdir() if f.name.endswith('.dat.gz')),
+                            key=lambda f: f.stat().st_size)
+        biggest = data_files[-1]
+        for case, action in (
+                ('toc_cut_header', lambda d: truncate(src / 'toc.dat', d / 'toc.dat', 12)),
+                ('toc_cut_middle', lambda d: truncate(
+                    src / 'toc.dat', d / 'toc.dat', (src / 'toc.dat').stat().st_size // 2)),
+                ('data_cut_middle', lambda d: truncate(
+                    biggest, d / biggest.name, biggest.stat().st_size // 2)),
+                ('data_cut_last_bytes', lambda d: truncate(
+                    biggest, d / biggest.name, biggest.stat().st_size - 3)),
+                ('data_flip', lambda d: flip(biggest, d / biggest.name,
+                                             biggest.stat().st_size // 2)),
+                ('data_missing', lambda d: (d / biggest.name).unlink())):
+            target = bad / ('%s_directory_%s.dir' % (db, case))
+            shutil.copytree(src, target)
+            action(target)
+            cases[target.name] = (target, None)
+    # whole-file cases
+    src = dumps.files[('bv_small', 'custom')]
+    (bad / 'zero_bytes.dump').write_bytes(b'')
+    cases['zero_bytes.dump'] = (bad / 'zero_bytes.dump', 'empty')
+    (bad / 'not_a_dump.dump').write_bytes(os.urandom(4096))
+    cases['not_a_dump.dump'] = (bad / 'not_a_dump.dump', 'not a PostgreSQL backup')
+    (bad / 'notes.sql').write_text('SELECT 1;\n-- just some SQL, not pg_dump output\n')
+    cases['notes.sql'] = (bad / 'notes.sql', 'not a PostgreSQL backup')
+    (bad / 'gz_of_nothing.sql.gz').write_bytes(gzip.compress(b'hello world\n'))
+    cases['gz_of_nothing.sql.gz'] = (bad / 'gz_of_nothing.sql.gz', 'header')
+    shutil.copy(src, bad / 'too_old.dump')
+    shutil.copy(str(src) + '.sha256', bad / 'too_old.dump.sha256')
+    past = time.time() - 3 * 86400
+    os.utime(bad / 'too_old.dump', (past, past))
+    cases['too_old.dump'] = (bad / 'too_old.dump', 'old')
+    shutil.copy(src, bad / 'bad_sidecar.dump')
+    (bad / 'bad_sidecar.dump.sha256').write_text('%s  bad_sidecar.dump\n' % ('0' * 64))
+    cases['bad_sidecar.dump'] = (bad / 'bad_sidecar.dump', 'sha256')
+    shutil.copy(src, bad / 'garbled_sidecar.dump')
+    (bad / 'garbled_sidecar.dump.sha256').write_text('this is not sha256sum output\n')
+    cases['garbled_sidecar.dump'] = (bad / 'garbled_sidecar.dump', 'sidecar')
+    shutil.copy(src, bad / 'manifest_rows.dump')
+    manifest = json.loads(Path(str(src) + '.manifest.json').read_text())
+    manifest['tables']['public.orders'] += 1
+    manifest.pop('sha256')
+    manifest.pop('size')
+    Path(str(bad / 'manifest_rows.dump') + '.manifest.json').write_text(json.dumps(manifest))
+    cases['manifest_rows.dump'] = (bad / 'manifest_rows.dump', 'public.orders')
+    return cases
+
+
+@pytest.fixture(scope='module')
+def damage(ansible, dumps):
+    bad = dumps.root / 'bad'
+    bad.mkdir()
+    cases = build_damage(dumps, bad)
+    result = ansible.module(MODULE, {'path': str(bad), 'latest': 0})
+    return cases, result
+
+
+def _case_names():
+    names = []
+    for db in DATABASES:
+        for fmt in ('custom', 'custom_z0', 'tar', 'plain', 'plain_gz'):
+            suffix = FORMATS[fmt][1]
+            wheres = ['header', 'middle', 'last_bytes']
+            if fmt.startswith('custom'):
+                wheres += ['toc', 'data_middle', 'block_start']
+            if fmt == 'tar':
+                wheres += ['toc', 'block_end']
+            names += ['%s_%s_cut_%s%s' % (db, fmt, w, suffix) for w in wheres]
+            names.append('%s_%s_flip%s' % (db, fmt, suffix))
+            if fmt in ('custom', 'plain_gz'):
+                names.append('%s_%s_flip_nosidecar%s' % (db, fmt, suffix))
+        names += ['%s_directory_%s.dir' % (db, c) for c in (
+            'toc_cut_header', 'toc_cut_middle', 'data_cut_middle', 'data_cut_last_bytes',
+            'data_flip', 'data_missing')]
+    return names + ['zero_bytes.dump', 'not_a_dump.dump', 'notes.sql', 'gz_of_nothing.sql.gz',
+                    'too_old.dump', 'bad_sidecar.dump', 'garbled_sidecar.dump',
+                    'manifest_rows.dump']
+
+
+def test_damage_fails_the_task(damage):
+    cases, result = damage
+    assert result['failed'] is True
+    assert result['status'] == 'CRITICAL'
+    assert result['msg'].startswith('CRITICAL: ')
+    assert len(result['backups']) == len(cases)
+    assert set(_case_names()) == set(cases)
+
+
+@pytest.mark.parametrize('case', _case_names())
+def test_damage_is_critical(damage, case):
+    cases, result = damage
+    path, words = cases[case]
+    entry = by_path(result)[str(path)]
+    assert entry['status'] == 'CRITICAL', entry
+    critical = [p for p in entry['problems'] if p.startswith('CRITICAL ')]
+    assert critical, entry
+    text = ' '.join(critical)
+    assert str(path) in text or path.name in text
+    if words:
+        assert words in text, text
+
+
+def test_damage_never_modifies_a_backup(damage):
+    cases, dummy = damage
+    for path, dummy_words in cases.values():
+        assert not Path(str(path) + '.sha256.tmp').exists()
+    assert (Path(str(cases['bad_sidecar.dump'][0]) + '.sha256').read_text()
+            == '%s  bad_sidecar.dump\n' % ('0' * 64))
+
+
+# --------------------------------------------------------------------------------------------
+# Sidecars written on request
+
+
+def test_write_checksum(ansible, dumps, tmp_path):
+    target = tmp_path / 'shop.dump'
+    shutil.copy(dumps.files[('bv_small', 'custom')], target)
+    directory = tmp_path / 'shop.dir'
+    shutil.copytree(dumps.files[('bv_small', 'directory')], directory)
+    args = {'path': str(tmp_path), 'latest': 0, 'write_checksum': True}
+
+    result = ansible.module(MODULE, args, check=True, diff=True)
+    assert result['changed'] is True
+    assert not Path(str(target) + '.sha256').exists()
+    assert any(d['after'] == '%s  shop.dump\n' % sha256(target) for d in result['diff'])
+
+    result = ansible.module(MODULE, args)
+    assert result['changed'] is True
+    assert result['status'] == 'OK', result['summary']
+    sidecar = Path(str(target) + '.sha256')
+    assert sidecar.read_text() == '%s  shop.dump\n' % sha256(target)
+    assert oct(sidecar.stat().st_mode & 0o777) == '0o600'
+    # the directory sidecar is what sha256sum -c accepts from the parent directory
+    check = subprocess.run(['sha256sum', '-c', 'shop.dir.sha256'], cwd=str(tmp_path),
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(': OK') == len(list(directory.iterdir()))
+
+    result = ansible.module(MODULE, args)
+    assert result['changed'] is False
+    assert all(b['checksum'] == 'match' for b in result['backups'])
+
+
+def test_write_checksum_never_blesses_damage(ansible, dumps, tmp_path):
+    target = tmp_path / 'broken.dump'
+    src = dumps.files[('bv_small', 'custom')]
+    truncate(src, target, src.stat().st_size // 2)
+    result = ansible.module(MODULE, {'path': str(target), 'write_checksum': True,
+                                     'fail_on': 'never'})
+    assert result['status'] == 'CRITICAL'
+    assert result['changed'] is False
+    assert not Path(str(target) + '.sha256').exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Test restore
+
+
+@pytest.mark.parametrize('fmt', ['custom', 'directory', 'tar', 'plain_gz'])
+def test_restore_check(ansible, dumps, fmt):
+    cluster = dumps.cluster
+    path = dumps.files[('bv_small', fmt)]
+    result = ansible.module(MODULE, {
+        'path': str(path), 'restore_check': True, 'login_host': cluster.host,
+        'login_port': cluster.port, 'login_user': cluster.superuser,
+        'login_password': cluster.superuser_password})
+    assert result['status'] == 'OK', result['summary']
+    restore = result['backups'][0]['restore']
+    assert restore['error'] is None
+    assert restore['dropped'] is True
+    assert restore['rows'] == dumps.counts['bv_small']
+    assert restore['mismatches'] == []
+    assert 'manifest' in restore['compared_with']
+    duration = [c for c in result['checks'] if c['name'] == 'restore_duration'][0]
+    assert duration['unit'] == 'seconds' and 0 < duration['value'] < 600
+    assert duration['critical'] == '~:14400'
+    leftovers = cluster.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'fleetops_verify_%'")
+    assert leftovers == []
+    assert cluster.superuser_password not in json.dumps(result)
+
+
+def test_restore_finds_wrong_counts_and_drops_scratch(ansible, dumps, tmp_path):
+    cluster = dumps.cluster
+    target = tmp_path / 'counts.dump'
+    shutil.copy(dumps.files[('bv_small', 'custom')], target)
+    # a manifest that expects one row more than the dump holds, and no per-dump row compare
+    manifest = {'tables': dict(dumps.counts['bv_small'])}
+    manifest['tables']['s2.items'] += 1
+    Path(str(target) + '.manifest.json').write_text(json.dumps(manifest))
+    result = ansible.module(MODULE, {
+        'path': str(target), 'restore_check': True, 'checks': ['exists', 'data'],
+        'login_host': cluster.host, 'login_port': cluster.port,
+        'login_user': cluster.superuser, 'login_password': cluster.superuser_password})
+    assert result['failed'] is True
+    rows = [c for c in result['checks'] if c['name'] == 'restore_rows'][0]
+    assert rows['status'] == 'CRITICAL'
+    assert 's2.items: 700 restored, 701 expected' in rows['message']
+    assert cluster.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'fleetops_verify_%'") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Base backups
+
+
+def test_base_backup(ansible, dumps, tmp_path):
+    cluster = dumps.cluster
+    base = tmp_path / 'base'
+    subprocess.run(['pg_basebackup', '-D', str(base), '-X', 'fetch', '-c', 'fast'],
+                   env=dict(os.environ, **cluster.env()), check=True, capture_output=True)
+    result = ansible.module(MODULE, {'path': str(base), 'format': 'basebackup',
+                                     'checks': ['exists', 'age', 'basebackup']})
+    assert result['status'] == 'OK', result['summary']
+    check = [c for c in result['checks'] if c['name'] == 'basebackup'][0]
+    assert 'pg_verifybackup accepts' in check['message']
+    assert result['backups'][0]['format'] == 'basebackup'
+
+    victim = base / 'global' / 'pg_control'
+    flip(victim, victim, 100)
+    result = ansible.module(MODULE, {'path': str(base), 'fail_on': 'never'})
+    assert result['status'] == 'CRITICAL'
+    check = [c for c in result['checks'] if c['name'] == 'basebackup'][0]
+    assert 'pg_control' in check['message']
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'path': '/nonexistent/backups'}, 'path: /nonexistent/backups does not exist'),
+    ({'path': '/nonexistent/*.dump'}, 'path: the pattern /nonexistent/*.dump matches no backup'),
+    ({'path': '{empty}'}, 'holds no backups'),
+    ({'path': '{empty}', 'max_age': 'soon'}, "max_age: 'soon' is not a duration"),
+    ({'path': '{empty}', 'restore_check': True}, 'restore_check: a test restore needs a server'),
+    ({'path': '{empty}', 'thresholds': {'age': {'critical': 'x'}}}, 'thresholds.age.critical'),
+    ({'path': '{empty}', 'thresholds': {'speed': {'critical': 1}}}, 'unknown check'),
+    ({'path': '{empty}', 'latest': -1}, 'latest: must be 0'),
+])
+def test_bad_input(ansible, tmp_path, args, words):
+    args = dict(args)
+    if args['path'] == '{empty}':
+        args['path'] = str(tmp_path)
+        (tmp_path / 'README.json').write_text('{}')
+    result = ansible.module(MODULE, args)
+    assert result['failed'] is True
+    assert words in result['msg'], result['msg']
+    assert 'Traceback' not in json.dumps(result)
+    assert 'MODULE FAILURE' not in result['msg']
