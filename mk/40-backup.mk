@@ -1,10 +1,9 @@
 # Backups (backup_verify module, postgres_backup role).
-TEST_TARGETS += test-backup
+# make test runs these tests within `units` and `test-integration`; test-backup is the area alone.
 
 .PHONY: test-backup bench-backup
 
-# The backup area alone; make test runs it through this target (the tests need a throwaway
-# PostgreSQL, hence pg-server).
+# The backup area alone (the tests need a throwaway PostgreSQL, hence pg-server).
 test-backup: venv collection pg-server
 	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/test_pg_archive.py \
 	  tests/integration/test_backup_verify.py tests/integration/test_postgres_backup.py
