@@ -28,8 +28,8 @@ description:
   - An alert that was delivered to a channel is not sent there again for O(dedup_window) seconds.
     The state is kept on the controller in O(state_path), under a lock, so the forks of one play
     and concurrent plays agree.
-  - This is an action plugin: it runs on the controller, whatever host the task runs for. Use
-    O(ignore:run_once=true) with a fleet mapping.
+  - This is an action plugin, so it runs on the controller whatever host the task runs for. Use
+    C(run_once=true) with a fleet mapping.
   - Every option is checked before anything is sent.
 author:
   - fleetops.runbook maintainers
@@ -57,7 +57,7 @@ options:
   severity:
     description:
       - V(critical), V(warning) or V(info).
-      - Required with O(text) alone. With O(results) it defaults to the worst status found:
+      - Required with O(text) alone. With O(results) it defaults to the worst status found;
         V(CRITICAL) and V(UNKNOWN) give V(critical), V(WARNING) gives V(warning), V(OK) gives V(info).
     type: str
     choices: [critical, warning, info]
@@ -92,8 +92,8 @@ options:
     choices: [slack, mail]
   routing:
     description:
-      - Channels per severity, merged over the default
-        C({critical: [slack, mail], warning: [slack, mail], info: [slack]}).
+      - Channels per severity (a mapping of severity to a list of channels), merged over the
+        default, which sends V(critical) and V(warning) to Slack and mail, and V(info) to Slack.
       - Every channel that some severity routes to must be configured (O(slack.webhook_url),
         O(mail.to)); otherwise the task fails before sending anything.
     type: dict
