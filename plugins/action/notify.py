@@ -193,8 +193,8 @@ class ActionModule(ActionBase):
 
         notification = {}
         if 'slack' in channels:
-            notification['slack'] = message.slack_payload(slack['channel'], slack['username'],
-                                                           slack['icon_emoji'])
+            notification['slack'] = message.slack_payload(
+                slack['channel'], slack['username'], slack['icon_emoji'])
         if 'mail' in channels:
             notification['mail'] = mail.preview(message)
         result.update(severity=severity, channels=list(channels), key=key, notification=notification)

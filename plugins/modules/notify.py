@@ -32,9 +32,10 @@ description:
     C(run_once=true) with a fleet mapping.
   - Every option is checked before anything is sent.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full

@@ -21,6 +21,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import smtplib
 import socket
@@ -409,7 +410,7 @@ def parse_retry_after(value, now=None):
             when = when.replace(tzinfo=datetime.timezone.utc)
         now = time.time() if now is None else now
         seconds = when.timestamp() - now
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return None
     return max(0.0, seconds)
 
