@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(HERE, '..', 'sink-credentials.yml')) as handle:
+with open(os.path.join(HERE, '..', 'vars', 'sink.yml')) as handle:
     TEST_VARS = yaml.safe_load(handle)
 USER = TEST_VARS['alerting_test_sasl_username']
 PASSWORD = TEST_VARS['alerting_test_sasl_password']
