@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the notify building blocks (findings, messages, retry policy, state)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email.utils
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.fleetops.runbook.plugins.plugin_utils import notify as n
+
+
+def res(status, *checks):
+    return {'status': status, 'summary': status,
+            'checks': [{'name': c, 'status': s, 'message': '%s is bad' % c, 'target': None} for c, s in checks]}
+
+
+# --- findings -----------------------------------------------------------------------------------
+
+def test_single_result_and_list_have_no_host():
+    hosts = n.collect_findings([res('WARNING', ('cpu', 'WARNING')), res('OK', ('mem', 'OK'))])
+    assert len(hosts) == 1 and hosts[0].host is None
+    assert hosts[0].status == 'WARNING' and hosts[0].checked == 2
+    assert [p['message'] for p in hosts[0].problems] == ['cpu is bad']
+
+
+def test_loop_registered_result_is_unpacked():
+    loop = {'changed': False, 'msg': 'All items completed',
+            'results': [res('CRITICAL', ('a', 'CRITICAL')), {'skipped': True, 'skip_reason': 'x'}]}
+    hosts = n.collect_findings({'h1': loop})
+    assert hosts[0].host == 'h1' and hosts[0].status == 'CRITICAL' and hosts[0].checked == 1
+
+
+def test_host_to_check_mapping_names_the_source():
+    hosts = n.collect_findings({'db1': {'resource': res('OK', ('cpu', 'OK')),
+                                        'postgres': res('WARNING', ('conn', 'WARNING'))}})
+    problem, = hosts[0].problems
+    assert problem['source'] == 'postgres'
+    assert n.Message._problem_line(problem) == 'WARNING postgres: conn is bad'
+
+
+def test_unreachable_and_failed_results_are_unknown():
+    hosts = n.collect_findings({'gone': {'unreachable': True, 'msg': 'ssh: timeout'},
+                                'broke': {'failed': True, 'msg': 'psycopg2 missing'},
+                                'none': None})
+    by_host = dict((h.host, h) for h in hosts)
+    assert set(by_host) == {'gone', 'broke'}
+    assert by_host['gone'].problems[0]['message'] == 'unreachable: ssh: timeout'
+    assert by_host['broke'].status == 'UNKNOWN'
+    assert n.STATUS_SEVERITY[n.overall_status(hosts)] == 'critical'
+
+
+def test_min_status_filters_findings():
+    hosts = n.collect_findings(res('CRITICAL', ('a', 'CRITICAL'), ('b', 'WARNING')), 'critical')
+    assert [p['check'] for p in hosts[0].problems] == ['a']
+
+
+@pytest.mark.parametrize('bad, words', [
+    (42, 'got a number'),
+    ({'h': [1]}, 'results[h][0]: expected a status-model result'),
+    ({'h': {'status': 'FINE'}}, "results[h].status: 'FINE'"),
+])
+def test_bad_results(bad, words):
+    with pytest.raises(n.NotifyError) as err:
+        n.collect_findings(bad)
+    assert words in err.value.msg
+
+
+def test_alert_key_ignores_values_but_not_findings():
+    a = n.collect_findings({'h': {'status': 'WARNING', 'checks': [
+        {'name': 'disk', 'target': '/', 'value': 81, 'status': 'WARNING', 'message': 'disk / is 81%'}]}})
+    b = n.collect_findings({'h': {'status': 'WARNING', 'checks': [
+        {'name': 'disk', 'target': '/', 'value': 83, 'status': 'WARNING', 'message': 'disk / is 83%'}]}})
+    c = n.collect_findings({'h': {'status': 'CRITICAL', 'checks': [
+        {'name': 'disk', 'target': '/', 'value': 96, 'status': 'CRITICAL', 'message': 'disk / is 96%'}]}})
+    key = n.alert_key('warning', 't', None, a)
+    assert key == n.alert_key('warning', 't', None, b)
+    assert key != n.alert_key('warning', 't', None, c)
+    assert key != n.alert_key('warning', 'other title', None, a)
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def test_slack_limits_are_respected():
+    problems = [('check%03d' % i, 'CRITICAL') for i in range(400)]
+    hosts = n.collect_findings({'h%02d' % i: res('CRITICAL', *problems) for i in range(60)})
+    message = n.Message('critical', 'T' * 300, 'x' * 5000, hosts, 'k' * 32, 0)
+    payload = message.slack_payload()
+    assert len(payload['blocks'][0]['text']['text']) <= n.SLACK_HEADER_MAX
+    assert len(payload['blocks'][1]['text']['text']) <= n.SLACK_SECTION_MAX
+    assert len(payload['text']) <= n.SLACK_FALLBACK_MAX
+    detail = payload['attachments'][0]['blocks']
+    assert len(payload['blocks']) + len(detail) <= 50
+    assert all(len(b['elements'][0]['text'] if b['type'] == 'context' else b['text']['text'])
+               <= n.SLACK_SECTION_MAX for b in detail)
+    assert '390 more' in detail[0]['text']['text']
+    # The mail keeps everything.
+    assert message.plain_text().count('check399') == 60
+
+
+def test_mail_subject_and_headers():
+    hosts = n.collect_findings({'a': res('WARNING', ('x', 'WARNING')), 'b': res('OK', ('x', 'OK'))})
+    message = n.Message('warning', 'Daily\nchecks', None, hosts, 'abc', 0)
+    mail = n.MailSender(to=['x@example.com'], sender='s@example.com').build(message)
+    assert mail['Subject'] == '[WARNING] Daily checks - 1 of 2 hosts need attention (1 WARNING)'
+    assert mail['Auto-Submitted'] == 'auto-generated'
+    assert mail['X-Fleetops-Alert-Key'] == 'abc'
+
+
+# --- webhook URL and retry policy ---------------------------------------------------------------
+
+@pytest.mark.parametrize('url, allow, words', [
+    ('', False, 'empty'),
+    ('https://hooks.example.com/ services', False, 'white space'),
+    ('hooks.example.com/services/x', False, 'scheme missing'),
+    ('https://u:p@hooks.example.com/services/x', False, 'credentials'),
+    ('https://hooks.example.com', False, 'no path'),
+    ('https://hooks.example.com:99999/x', False, 'malformed'),
+    ('http://127.0.0.1:8080/services/x', False, 'plain http is refused'),
+])
+def test_bad_webhook_urls(url, allow, words):
+    with pytest.raises(n.NotifyError) as err:
+        n.check_webhook_url(url, allow)
+    assert words in err.value.msg and err.value.msg.startswith('slack.webhook_url: ')
+    if url:
+        assert url not in err.value.msg
+
+
+def test_good_webhook_urls():
+    n.check_webhook_url('https://hooks.slack.com/services/T0/B0/xyz')
+    n.check_webhook_url('http://127.0.0.1:8080/services/x', allow_insecure_http=True)
+
+
+def test_parse_retry_after():
+    assert n.parse_retry_after('30') == 30.0
+    assert n.parse_retry_after(' 1.5 ') == 1.5
+    assert n.parse_retry_after('-3') == 0.0
+    assert n.parse_retry_after(None) is None
+    assert n.parse_retry_after('soon') is None
+    date = email.utils.formatdate(1000120, usegmt=True)
+    assert n.parse_retry_after(date, now=1000000) == 120.0
+
+
+class Scripted(n.SlackSender):
+    def __init__(self, answers, **kwargs):
+        self.slept = []
+        super(Scripted, self).__init__('https://hooks.example.com/services/secret', sleep=self.slept.append,
+                                       clock=lambda: 1000.0, **kwargs)
+        self.answers = list(answers)
+
+    def _post(self, body):
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_backoff_doubles_and_is_capped():
+    sender = Scripted([(500, 'x', None)] * 5, retries=4, backoff=1, max_backoff=5)
+    with pytest.raises(n.NotifyError) as err:
+        sender.send({'text': 'x'})
+    assert sender.slept == [1, 2, 4, 5]
+    assert 'gave up after 5 attempts' in err.value.msg and len(err.value.attempts) == 5
+
+
+def test_retry_after_is_used_for_429():
+    sender = Scripted([(429, 'rate_limited', '7'), (429, 'rate_limited', None), (200, 'ok', None)],
+                      backoff=0.5)
+    attempts = sender.send({'text': 'x'})
+    assert sender.slept == [7.0, 1.0]
+    assert [a['status'] for a in attempts] == [429, 429, 200]
+
+
+def test_4xx_is_not_retried_and_url_is_hidden():
+    sender = Scripted([(403, 'invalid_token for https://hooks.example.com/services/secret', None)])
+    with pytest.raises(n.NotifyError) as err:
+        sender.send({'text': 'x'})
+    assert sender.slept == []
+    assert 'HTTP 403 invalid_token for <webhook URL>' in err.value.msg
+
+
+def test_network_errors_are_retried():
+    from ansible.module_utils.six.moves.urllib.error import URLError
+    sender = Scripted([URLError('connection refused'), (200, 'ok', None)], backoff=0.25)
+    attempts = sender.send({'text': 'x'})
+    assert sender.slept == [0.25]
+    assert attempts[0]['error'] == 'connection refused'
+
+
+# --- state --------------------------------------------------------------------------------------
+
+def test_state_records_and_expires(tmp_path):
+    now = [1000.0]
+    path = str(tmp_path / 'sub' / 'state.json')
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        assert not store.is_recent('k', 'slack', 60)
+        store.record('k', 'slack', 'critical', 'T')
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    now[0] = 1030.0
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        assert store.is_recent('k', 'slack', 60)
+        assert not store.is_recent('k', 'mail', 60)
+        assert not store.is_recent('k', 'slack', 0)
+    now[0] = 1061.0
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        assert not store.is_recent('k', 'slack', 60)
+    # Old entries are pruned when the state is next saved.
+    now[0] = 1000.0 + n.STATE_KEEP_SECONDS + 1
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        store.record('other', 'mail', 'info', 'T')
+    assert set(json.load(open(path))['alerts']) == {'other'}
+
+
+def test_damaged_state_is_kept_aside(tmp_path):
+    path = tmp_path / 'state.json'
+    path.write_text('{not json')
+    with n.DedupStore(str(path)) as store:
+        assert store.entries == {} and 'moved to' in store.warning
+    assert (tmp_path / 'state.json.damaged').read_text() == '{not json'
