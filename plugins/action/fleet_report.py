@@ -23,6 +23,29 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
 _NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 
 
+# Bulky keys a notification or a follow-up task does not need.
+_STRIPPED = frozenset(('metrics', 'perfdata', 'invocation', 'filesystems', 'processes'))
+
+
+def _problem_results(report, host_results):
+    """The registered results of the hosts that are not OK, by host and check, for notify."""
+    out = {}
+    for host in report['hosts']:
+        if host['status'] == 'OK':
+            continue
+        checks = {}
+        for check, cell in host['results'].items():
+            raw = host_results[host['host']].get(check)
+            if cell['applicable'] and isinstance(raw, dict):
+                checks[check] = dict((k, v) for k, v in raw.items() if k not in _STRIPPED)
+            elif cell['applicable']:
+                checks[check] = {'failed': True, 'msg': cell['summary']}
+        if not checks:
+            checks['daily_checks'] = {'failed': True, 'msg': host['summary']}
+        out[host['host']] = checks
+    return out
+
+
 class ActionModule(ActionBase):
     """Collects the registered check results of every host and writes the fleet report."""
 
@@ -83,6 +106,7 @@ class ActionModule(ActionBase):
             hosts=dict((h['host'], h['status']) for h in report['hosts']),
             summaries=dict((h['host'], h['summary']) for h in report['hosts'] if h['status'] != 'OK'),
             duration_seconds=report['duration_seconds'],
+            results=_problem_results(report, host_results),
         )
         if report['failing_hosts']:
             result['failed'] = True

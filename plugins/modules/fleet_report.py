@@ -132,6 +132,14 @@ summaries:
   returned: always
   type: dict
   sample: {"db01": "resource: WARNING: WARNING disk /var is 88.1% (warning 85); 12 OK"}
+results:
+  description:
+    - The registered results of every host that is not OK, by host and check, without their
+      bulky keys (metrics, perfdata, filesystems, processes); ready for M(fleetops.runbook.notify).
+  returned: always
+  type: dict
+  sample: {"db01": {"resource": {"status": "WARNING", "summary": "WARNING: disk /var is 88.1% (warning 85); 12 OK",
+           "checks": []}}}
 failing_hosts:
   description: Hosts at or above O(fail_on).
   returned: always

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from . import slack_receiver
 from .harness import AnsibleRunner
 
 pytest_plugins = ['integration.pg_fixtures']
@@ -16,3 +17,18 @@ pytest_plugins = ['integration.pg_fixtures']
 def ansible(tmp_path_factory):
     """Runs tasks, modules and playbooks through ansible-playbook on localhost."""
     return AnsibleRunner(tmp_path_factory.mktemp('ansible'))
+
+
+@pytest.fixture(scope='module')
+def receiver():
+    """A local HTTP receiver on 127.0.0.1 that answers like a Slack incoming webhook."""
+    server = slack_receiver.SlackReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook(receiver):
+    """The receiver, with no recorded requests and no queued answers."""
+    receiver.reset()
+    return receiver

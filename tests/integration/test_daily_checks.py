@@ -19,6 +19,12 @@ PLAYBOOK = REPO / 'playbooks' / 'daily_checks.yml'
 SCHEMA = json.loads((REPO / 'docs' / 'fleet_report.schema.json').read_text())
 
 
+# Every resource threshold switched off: a host that is OK however loaded the test machine is.
+NO_THRESHOLDS = dict((name, {'warning': '', 'critical': ''}) for name in (
+    'cpu', 'iowait', 'steal', 'load1_per_core', 'load5_per_core', 'load15_per_core', 'memory',
+    'swap', 'disk', 'inodes'))
+
+
 def closed_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -29,11 +35,11 @@ def closed_port():
 def fleet_inventory(tmp_path_factory):
     local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'}
     inventory = {'all': {'hosts': {
-        'healthy': dict(local, daily_checks_resource_thresholds={
-            'cpu': {'warning': '', 'critical': ''}, 'memory': {'warning': '', 'critical': ''}}),
-        'critical': dict(local, daily_checks_resource_thresholds={'memory': {'critical': '@0:100'}}),
-        'warning': dict(local, daily_checks_resource_thresholds={
-            'memory': {'warning': '@0:100', 'critical': ''}, 'cpu': {'warning': '', 'critical': ''}}),
+        'healthy': dict(local, daily_checks_resource_thresholds=NO_THRESHOLDS),
+        'critical': dict(local, daily_checks_resource_thresholds=dict(
+            NO_THRESHOLDS, memory={'critical': '@0:100'})),
+        'warning': dict(local, daily_checks_resource_thresholds=dict(
+            NO_THRESHOLDS, memory={'warning': '@0:100', 'critical': ''})),
         'broken': dict(local, daily_checks_resource_thresholds={'memory': {'warning': 'abc'}}),
         # Nothing listens there: the host is unreachable at once.
         'gone': {'ansible_host': '127.0.0.1', 'ansible_port': closed_port(), 'ansible_connection': 'ssh',
@@ -138,3 +144,32 @@ def test_textfile_failure_does_not_stop_the_report(ansible, tmp_path):
         'daily_checks_textfile_dir': str(tmp_path / 'missing')})
     assert result.rc == 0, result
     assert (tmp_path / 'daily_checks.json').exists()
+
+
+def test_one_grouped_notification_per_run(ansible, fleet_inventory, tmp_path, hook):
+    notify_vars = dict(daily_checks_fail_on='critical', daily_checks_notify_enabled=True,
+                       daily_checks_notify_state_path=str(tmp_path / 'notify-state.json'),
+                       daily_checks_notify_routing={'critical': ['slack'], 'warning': ['slack']},
+                       daily_checks_notify_slack={'webhook_url': hook.url, 'allow_insecure_http': True})
+    result = run(ansible, fleet_inventory, tmp_path, **notify_vars)
+    assert result.rc != 0, 'the run still fails at its end'
+    assert len(hook.requests) == 1, hook.payloads
+    body = json.dumps(hook.payloads[0])
+    for host in ('critical', 'warning', 'broken', 'gone'):
+        assert host in body
+    assert 'healthy' not in body
+    assert (tmp_path / 'daily_checks.json').exists()
+    # The same findings again within the window: not sent twice.
+    run(ansible, fleet_inventory, tmp_path, **notify_vars)
+    assert len(hook.requests) == 1
+
+
+def test_no_notification_when_all_is_ok(ansible, tmp_path, hook):
+    result = ansible.playbook(PLAYBOOK, extra_vars={
+        'daily_checks_report_dir': str(tmp_path), 'daily_checks_notify_enabled': True,
+        'daily_checks_notify_state_path': str(tmp_path / 'notify-state.json'),
+        'daily_checks_resource_thresholds': NO_THRESHOLDS,
+        'daily_checks_notify_routing': {'critical': ['slack'], 'warning': ['slack'], 'info': ['slack']},
+        'daily_checks_notify_slack': {'webhook_url': hook.url, 'allow_insecure_http': True}})
+    assert result.rc == 0, result
+    assert hook.requests == []

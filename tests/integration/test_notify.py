@@ -34,19 +34,6 @@ FLEET = {
 }
 
 
-@pytest.fixture(scope='module')
-def receiver():
-    server = slack.SlackReceiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook(receiver):
-    receiver.reset()
-    return receiver
-
-
 @pytest.fixture
 def sink():
     server = SmtpSink().start()
