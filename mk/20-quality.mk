@@ -34,6 +34,7 @@ changelog-lint: $(QUALITY_STAMP)
 # shell scripts are checked.
 sanity: venv
 	tools/apt-install.sh shellcheck git
+	tools/check-sanity-ignores.sh
 	tools/ansible-test.sh sanity --venv
 
 units: venv
