@@ -43,3 +43,8 @@ units: venv
 
 galaxy-import: venv $(IMPORTER_STAMP)
 	tools/galaxy-import.sh
+
+.PHONY: clean-quality
+clean: clean-quality
+clean-quality:
+	rm -rf $(IMPORTER_VENV)
