@@ -34,6 +34,7 @@ changelog-lint: $(QUALITY_STAMP)
 # shell scripts are checked.
 sanity: venv
 	tools/apt-install.sh shellcheck git
+	tools/check-sanity-ignores.sh
 	tools/ansible-test.sh sanity --venv
 
 units: venv
@@ -42,3 +43,8 @@ units: venv
 
 galaxy-import: venv $(IMPORTER_STAMP)
 	tools/galaxy-import.sh
+
+.PHONY: clean-quality
+clean: clean-quality
+clean-quality:
+	rm -rf $(IMPORTER_VENV)

@@ -50,5 +50,27 @@ for v in "${pip_versions[@]}"; do
 done
 
 "$controller_python" "$root/tools/stage-collection.py" "$root" "$stage"
+
+# ansible-test only looks for other collections beside the one under test: link the dependencies
+# named in galaxy.yml from the `ansible` package installed in the venv.
+"$controller_python" - "$root/galaxy.yml" "$(dirname "$(dirname "$stage")")" <<'PY'
+import os, sys, yaml
+import ansible_collections
+galaxy, dest = sys.argv[1:]
+with open(galaxy) as f:
+    deps = yaml.safe_load(f).get("dependencies") or {}
+sources = [p for p in ansible_collections.__path__ if os.path.realpath(p) != os.path.realpath(dest)]
+for fqcn in deps:
+    ns, name = fqcn.split(".")
+    link = os.path.join(dest, ns, name)
+    found = [os.path.join(p, ns, name) for p in sources if os.path.isdir(os.path.join(p, ns, name))]
+    if not found:
+        sys.exit("dependency %s is not installed in the venv" % fqcn)
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if os.path.islink(link):
+        os.unlink(link)
+    if not os.path.exists(link):
+        os.symlink(found[0], link)
+PY
 cd "$stage"
 PATH="$py_path$PATH" exec "$ansible_test" "$@"

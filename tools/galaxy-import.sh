@@ -13,9 +13,28 @@ ansible-galaxy collection build --force --output-path "$out" "$root"
 tarball=$(find "$out" -maxdepth 1 -name 'fleetops-runbook-*.tar.gz' -print -quit)
 [ -n "$tarball" ] || { echo "no collection tarball in $out" >&2; exit 1; }
 
+# The importer's ansible-lint must resolve the modules of the collections galaxy.yml depends on.
+# Galaxy cannot be reached from here: show it the ones the main venv has from the `ansible` package.
+deps_dir=$(python - "$root/galaxy.yml" <<'PY'
+import os, sys, yaml
+import ansible_collections
+with open(sys.argv[1]) as f:
+    deps = yaml.safe_load(f).get("dependencies") or {}
+for path in ansible_collections.__path__:
+    if all(os.path.isdir(os.path.join(path, *fqcn.split("."))) for fqcn in deps):
+        print(path)
+        break
+else:
+    sys.exit("the dependencies in galaxy.yml are not all installed in the venv: %s" % ", ".join(deps))
+PY
+)
+mkdir -p "$out/deps"
+ln -sfn "$deps_dir" "$out/deps/ansible_collections"
+
 cd "$out"
 # The importer's own lint and ansible-doc runs come from its venv, and write importer_result.json here.
 PATH="$importer_venv/bin:$PATH" \
+  PYTHONPATH="$out/deps" \
   GALAXY_IMPORTER_RUN_ANSIBLE_DOC=true \
   GALAXY_IMPORTER_RUN_ANSIBLE_LINT=true \
   GALAXY_IMPORTER_OFFLINE_ANSIBLE_LINT=true \
