@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import socket
+import subprocess
 
 import jsonschema
 import pytest
@@ -173,3 +176,37 @@ def test_no_notification_when_all_is_ok(ansible, tmp_path, hook):
         'daily_checks_notify_slack': {'webhook_url': hook.url, 'allow_insecure_http': True}})
     assert result.rc == 0, result
     assert hook.requests == []
+
+
+def test_backup_column_on_hosts_that_keep_backups(ansible, pg_cluster, tmp_path):
+    pg_cluster.execute('DROP DATABASE IF EXISTS daily_backup_demo')
+    pg_cluster.execute('CREATE DATABASE daily_backup_demo')
+    pg_cluster.execute('CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS note '
+                       'FROM generate_series(1, 5000) g', dbname='daily_backup_demo')
+    backups = tmp_path / 'backups'
+    backups.mkdir()
+    dump = backups / 'daily_backup_demo_20260101T030000Z.dump'
+    env = dict(os.environ, **pg_cluster.env())
+    subprocess.run([os.path.join(pg_cluster.bindir, 'pg_dump'), '-Fc', '-d', 'daily_backup_demo',
+                    '-f', str(dump)], env=env, check=True)
+    digest = hashlib.sha256(dump.read_bytes()).hexdigest()
+    (backups / (dump.name + '.sha256')).write_text('%s  %s\n' % (digest, dump.name))
+    variables = {'daily_checks_report_dir': str(tmp_path / 'reports'),
+                 'daily_checks_backup_path': str(backups), 'daily_checks_backup_max_age': '1h',
+                 'daily_checks_resource_thresholds': NO_THRESHOLDS}
+    result = ansible.playbook(PLAYBOOK, extra_vars=variables)
+    assert result.rc == 0, result
+    host = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())['hosts'][0]
+    assert host['results']['backup']['status'] == 'OK', host['results']['backup']
+    assert host['status'] == 'OK'
+
+    # A byte flipped in the middle of the dump: the report says CRITICAL for the backup.
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    result = ansible.playbook(PLAYBOOK, extra_vars=variables)
+    assert result.rc == 0, result
+    host = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())['hosts'][0]
+    assert host['results']['backup']['status'] == 'CRITICAL'
+    assert host['status'] == 'CRITICAL'
+    pg_cluster.execute('DROP DATABASE daily_backup_demo')
