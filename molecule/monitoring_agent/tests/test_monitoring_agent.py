@@ -5,6 +5,7 @@ import os
 import sys
 
 import pytest
+import yaml
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "shared"))
@@ -116,7 +117,6 @@ def test_rules_pass_promtool(host):
 
 def test_rules_carry_the_seed_thresholds(host):
     text = host.file(RULES).content_string
-    import yaml
     rules = {r["alert"]: r for r in yaml.safe_load(text)["groups"][0]["rules"]}
     assert rules["HostHighCpuUsage"]["expr"].endswith("> 80") and rules["HostHighCpuUsage"]["for"] == "5m"
     assert rules["HostHighMemoryUsage"]["expr"].endswith("> 85") and rules["HostHighMemoryUsage"]["for"] == "5m"
@@ -125,8 +125,19 @@ def test_rules_carry_the_seed_thresholds(host):
     assert rules["HighErrorRate"]["expr"].endswith("> 5") and rules["HighErrorRate"]["for"] == "3m"
 
 
+def expect(eval_time, alert, labels=None, summary=None, description=None):
+    """One promtool alert_rule_test entry: no alert when labels is None."""
+    entry = {"eval_time": eval_time, "alertname": alert, "exp_alerts": []}
+    if labels is not None:
+        entry["exp_alerts"].append({"exp_labels": labels,
+                                    "exp_annotations": {"summary": summary, "description": description}})
+    return entry
+
+
 def test_rules_fire_as_the_guide_says(host):
     """promtool's rule unit tests: each alert fires after its duration above its threshold, not before."""
+    disk = {"series": 'node_filesystem_%s_bytes{instance="a",mountpoint="/",fstype="ext4"}'}
+    check = 'fleetops_check_status{instance="a",source="resource_check",check="disk_used",target="/"}'
     tests = {
         "rule_files": [RULES],
         "evaluation_interval": "1m",
@@ -138,26 +149,29 @@ def test_rules_fire_as_the_guide_says(host):
                     {"series": 'node_cpu_seconds_total{instance="a",cpu="0",mode="idle"}', "values": "0+6x20"},
                     {"series": 'node_memory_MemAvailable_bytes{instance="a"}', "values": "10x20"},
                     {"series": 'node_memory_MemTotal_bytes{instance="a"}', "values": "100x20"},
-                    {"series": 'node_filesystem_avail_bytes{instance="a",mountpoint="/",fstype="ext4"}', "values": "15x20"},
-                    {"series": 'node_filesystem_size_bytes{instance="a",mountpoint="/",fstype="ext4"}', "values": "100x20"},
+                    {"series": disk["series"] % "avail", "values": "15x20"},
+                    {"series": disk["series"] % "size", "values": "100x20"},
                     {"series": 'up{job="node",instance="a"}', "values": "0x20"},
-                    {"series": 'fleetops_check_status{instance="a",source="resource_check",check="disk_used",target="/"}', "values": "2x20"},
+                    {"series": check, "values": "2x20"},
                 ],
                 "alert_rule_test": [
-                    {"eval_time": "4m", "alertname": "HostHighCpuUsage", "exp_alerts": []},
-                    {"eval_time": "12m", "alertname": "HostHighCpuUsage",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "instance": "a"}, "exp_annotations": {"summary": "CPU usage above 80 % on a", "description": "CPU usage has been 90.0 % for 5m."}}]},
-                    {"eval_time": "12m", "alertname": "HostHighMemoryUsage",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "instance": "a"}, "exp_annotations": {"summary": "Memory usage above 85 % on a", "description": "Memory usage has been 90.0 % for 5m."}}]},
-                    {"eval_time": "9m", "alertname": "HostHighDiskUsage", "exp_alerts": []},
-                    {"eval_time": "12m", "alertname": "HostHighDiskUsage",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "instance": "a", "mountpoint": "/", "fstype": "ext4"}, "exp_annotations": {"summary": "Disk usage above 80 % on a /", "description": "/ has been 85.0 % full for 10m."}}]},
-                    {"eval_time": "0m", "alertname": "InstanceDown", "exp_alerts": []},
-                    {"eval_time": "2m", "alertname": "InstanceDown",
-                     "exp_alerts": [{"exp_labels": {"severity": "critical", "job": "node", "instance": "a"}, "exp_annotations": {"summary": "node target a is down", "description": "Prometheus has not reached a for 1m."}}]},
-                    {"eval_time": "1m", "alertname": "FleetopsCheckCritical",
-                     "exp_alerts": [{"exp_labels": {"severity": "critical", "instance": "a", "source": "resource_check",
-                                                    "check": "disk_used", "target": "/"}, "exp_annotations": {"summary": "Daily check disk_used is CRITICAL on a", "description": "The last daily run of resource_check reported disk_used / as not OK."}}]},
+                    expect("4m", "HostHighCpuUsage"),
+                    expect("12m", "HostHighCpuUsage", {"severity": "warning", "instance": "a"},
+                           "CPU usage above 80 % on a", "CPU usage has been 90.0 % for 5m."),
+                    expect("12m", "HostHighMemoryUsage", {"severity": "warning", "instance": "a"},
+                           "Memory usage above 85 % on a", "Memory usage has been 90.0 % for 5m."),
+                    expect("9m", "HostHighDiskUsage"),
+                    expect("12m", "HostHighDiskUsage",
+                           {"severity": "warning", "instance": "a", "mountpoint": "/", "fstype": "ext4"},
+                           "Disk usage above 80 % on a /", "/ has been 85.0 % full for 10m."),
+                    expect("0m", "InstanceDown"),
+                    expect("2m", "InstanceDown", {"severity": "critical", "job": "node", "instance": "a"},
+                           "node target a is down", "Prometheus has not reached a for 1m."),
+                    expect("1m", "FleetopsCheckCritical",
+                           {"severity": "critical", "instance": "a", "source": "resource_check",
+                            "check": "disk_used", "target": "/"},
+                           "Daily check disk_used is CRITICAL on a",
+                           "The last daily run of resource_check reported disk_used / as not OK."),
                 ],
             },
             {
@@ -168,9 +182,9 @@ def test_rules_fire_as_the_guide_says(host):
                     {"series": 'http_requests_total{job="web",instance="w",code="500"}', "values": "0+4x10 40+10x10"},
                 ],
                 "alert_rule_test": [
-                    {"eval_time": "10m", "alertname": "HighErrorRate", "exp_alerts": []},
-                    {"eval_time": "20m", "alertname": "HighErrorRate",
-                     "exp_alerts": [{"exp_labels": {"severity": "critical", "job": "web", "instance": "w"}, "exp_annotations": {"summary": "More than 5 % of the requests to web fail", "description": "10.0 % of the requests failed over 3m."}}]},
+                    expect("10m", "HighErrorRate"),
+                    expect("20m", "HighErrorRate", {"severity": "critical", "job": "web", "instance": "w"},
+                           "More than 5 % of the requests to web fail", "10.0 % of the requests failed over 3m."),
                 ],
             },
         ],
