@@ -551,7 +551,12 @@ class PgHealth:
                     " (SELECT sender_host FROM pg_stat_wal_receiver) AS primary_host")
                 self.details['replication'] = row
                 self.add('replication_lag_bytes', row['lag_bytes'] or 0, unit='bytes')
-                self.add('replication_lag_seconds', _round(row['lag_seconds'] or 0), unit='seconds')
+                if row['lag_seconds'] is None:
+                    self.report.unknown('replication_lag_seconds', 'replication_lag_seconds: WAL is '
+                                        'waiting to be replayed but no transaction was replayed '
+                                        'since the standby started', unit='seconds')
+                else:
+                    self.add('replication_lag_seconds', _round(row['lag_seconds']), unit='seconds')
                 streaming = 1 if row['receiver'] == 'streaming' else 0
                 self.add('wal_receiver', streaming, message='wal_receiver: %s' % (
                     row['receiver'] or 'not running'))
@@ -736,7 +741,7 @@ class PgHealth:
             rows = self.session.query(
                 "SELECT schemaname AS schema, sequencename AS name, last_value,"
                 " min_value, max_value, increment_by,"
-                " has_sequence_privilege(format('%%I.%%I', schemaname, sequencename),"
+                " has_sequence_privilege(quote_ident(schemaname) || '.' || quote_ident(sequencename),"
                 "                        'SELECT,USAGE') AS readable,"
                 " round(100.0 * CASE WHEN last_value IS NULL THEN 0"
                 "   WHEN increment_by > 0 THEN (last_value::numeric - min_value) / (max_value::numeric - min_value)"
