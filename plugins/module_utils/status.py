@@ -406,3 +406,42 @@ def finish(module, report, **extra):
     if reaches(result['status'], fail_on):
         module.fail_json(msg=result['summary'], **result)
     module.exit_json(**result)
+
+
+def merge_metrics(line_lists):
+    """Merge several modules' exposition lines into one valid document.
+
+    Each metric keeps one HELP and one TYPE line, followed by all of its samples; samples that
+    repeat exactly are written once.
+    """
+    order = []
+    comments = {}
+    samples = {}
+    for lines in line_lists:
+        for line in lines or []:
+            line = line.rstrip('\n')
+            if not line:
+                continue
+            if line.startswith('#'):
+                parts = line.split(None, 3)
+                if len(parts) >= 3 and parts[1] in ('HELP', 'TYPE'):
+                    name = parts[2]
+                    if name not in comments:
+                        comments[name] = {}
+                        order.append(name)
+                    comments[name].setdefault(parts[1], line)
+                continue
+            name = re.split(r'[{\s]', line, maxsplit=1)[0]
+            if name not in comments:
+                comments[name] = {}
+                order.append(name)
+            bucket = samples.setdefault(name, [])
+            if line not in bucket:
+                bucket.append(line)
+    out = []
+    for name in order:
+        for kind in ('HELP', 'TYPE'):
+            if kind in comments[name]:
+                out.append(comments[name][kind])
+        out.extend(samples.get(name, []))
+    return out

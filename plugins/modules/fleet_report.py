@@ -17,19 +17,22 @@ description:
   - Hosts are sorted worst first. A host that could not be reached, or whose check failed to run,
     is reported as V(UNKNOWN) with the reason; a check that was skipped on a host is shown as not
     applicable.
-  - Run it once per play (O(run_once=true)); it reads other hosts' results through C(hostvars).
+  - "Run it once per play (C(run_once: true)); it reads other hosts' results through C(hostvars)."
   - The report is the output of the run, so it is written in check mode too.
   - The JSON schema is documented in C(docs/fleet_report.schema.json) of the collection.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   action:
+    description: Runs on the controller as an action plugin; nothing is executed on the hosts.
     support: full
   async:
+    description: Cannot run asynchronously.
     support: none
   bypass_host_loop:
+    description: Runs per host like any task; use it with C(run_once) to write one report.
     support: none
   check_mode:
     support: full

@@ -19,7 +19,7 @@ description:
     every real mounted filesystem is checked for space and inodes.
   - Reads only; it never changes the host.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - psutil on the managed host (Debian package C(python3-psutil), or C(pip install psutil))
 extends_documentation_fragment:

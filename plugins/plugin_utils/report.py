@@ -139,20 +139,30 @@ def _esc(value):
     return html.escape('' if value is None else str(value), quote=True)
 
 
-def _checks_table(checks):
-    rows = []
-    for check in checks:
-        name = check.get('name', '')
-        if check.get('target') not in (None, ''):
-            name = '%s %s' % (name, check['target'])
-        value = check.get('value')
-        shown = '' if value is None else '%s %s' % (value, check.get('unit') or '')
-        rows.append('<tr><td style="%s">%s</td><td>%s</td><td>%s</td><td>%s / %s</td><td>%s</td></tr>' % (
-            _style(check.get('status')), _esc(check.get('status')), _esc(name), _esc(shown.strip()),
-            _esc(check.get('warning') or '-'), _esc(check.get('critical') or '-'),
-            _esc(check.get('message'))))
-    return ('<table class="checks"><tr><th>status</th><th>check</th><th>value</th>'
-            '<th>warning / critical</th><th>message</th></tr>%s</table>' % ''.join(rows))
+def _check_row(group, check):
+    name = check.get('name', '')
+    if check.get('target') not in (None, ''):
+        name = '%s %s' % (name, check['target'])
+    value = check.get('value')
+    unit = check.get('unit') or ''
+    if value is None:
+        shown = ''
+    elif unit == 'percent':
+        shown = '%s%%' % value
+    else:
+        shown = ('%s %s' % (value, unit)).strip()
+    return '<tr><td>%s</td><td style="%s">%s</td><td>%s</td><td>%s</td><td>%s / %s</td><td>%s</td></tr>' % (
+        _esc(group), _style(check.get('status')), _esc(check.get('status')), _esc(name), _esc(shown),
+        _esc(check.get('warning') or '-'), _esc(check.get('critical') or '-'), _esc(check.get('message')))
+
+
+def _checks_table(groups):
+    flat = [(group, check) for group, checks in groups for check in checks]
+    # Problems first; the sort is stable, so each group keeps its own order.
+    flat.sort(key=lambda item: -STATUS_CODES.get(item[1].get('status'), 0))
+    return ('<table class="checks"><tr><th>group</th><th>status</th><th>check</th><th>value</th>'
+            '<th>warning / critical</th><th>message</th></tr>%s</table>'
+            % ''.join(_check_row(group, check) for group, check in flat))
 
 
 def render_html(report, title=None):
@@ -166,24 +176,32 @@ def render_html(report, title=None):
     rows = []
     for host in report['hosts']:
         cells = []
+        groups = []
         for check in report['checks']:
             cell = host['results'][check]
             if cell['status'] is None:
                 cells.append('<td class="na" title="%s">n/a</td>' % _esc(cell['summary']))
                 continue
-            detail = ''
             if cell.get('checks'):
-                detail = '<details><summary>%d checks</summary>%s</details>' % (
-                    len(cell['checks']), _checks_table(cell['checks']))
-            cells.append('<td style="%s" title="%s"><b>%s</b>%s</td>' % (
-                _style(cell['status']), _esc(cell['summary']), _esc(cell['status']), detail))
+                groups.append((check, cell['checks']))
+            cells.append('<td class="st" style="%s" title="%s">%s</td>' % (
+                _style(cell['status']), _esc(cell['summary']), _esc(cell['status'])))
+        detail = ''
+        if groups:
+            detail = '<details><summary>%d checks</summary>%s</details>' % (
+                sum(len(checks) for _group, checks in groups), _checks_table(groups))
         reach = '' if host['reachable'] else ' (unreachable)'
-        rows.append('<tr><td><b>%s</b>%s</td><td class="st" style="%s">%s</td>%s<td class="summary">%s</td></tr>' % (
-            _esc(host['host']), _esc(reach), _style(host['status']), _esc(host['status']),
-            ''.join(cells), _esc(host['summary'])))
+        rows.append('<tr><td><b>%s</b>%s</td><td class="st" style="%s">%s</td>%s'
+                    '<td class="summary">%s%s</td></tr>' % (
+                        _esc(host['host']), _esc(reach), _style(host['status']), _esc(host['status']),
+                        ''.join(cells), _esc(host['summary']), detail))
     meta = 'Run started %s, finished %s, took %.1f s. %d hosts. Overall: <b style="%s">%s</b>.' % (
         _esc(report['started_at']), _esc(report['finished_at']), report['duration_seconds'],
         report['host_count'], _style(report['status']), _esc(report['status']))
+    if report['fail_on'] != 'never':
+        meta += ' Fails at %s: %s.' % (
+            _esc(report['fail_on'].upper()),
+            _esc(', '.join(report['failing_hosts'])) if report['failing_hosts'] else 'no host')
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             '<title>%s</title><style>%s</style></head><body>'

@@ -54,8 +54,7 @@ class PlaybookResult:
     @property
     def tasks(self):
         for play in (self.data or {}).get('plays', []):
-            for task in play.get('tasks', []):
-                yield task
+            yield from play.get('tasks', [])
 
     def task(self, name, host='localhost'):
         """Result of the task called ``name`` on ``host`` (the last one, if several share it)."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import jsonschema
@@ -110,3 +111,30 @@ def test_extra_vars_are_validated_before_any_check(ansible, tmp_path, variables,
     assert failed and 'Validating arguments against arg spec' in failed[0]['task']['name']
     assert needle in failed[0]['hosts']['localhost']['msg']
     assert not (tmp_path / 'daily_checks.json').exists()
+
+
+def test_textfile_metrics_for_the_node_exporter(ansible, tmp_path):
+    textfile_dir = tmp_path / 'textfile'
+    textfile_dir.mkdir()
+    result = ansible.playbook(PLAYBOOK, extra_vars={
+        'daily_checks_report_dir': str(tmp_path / 'reports'), 'daily_checks_textfile_enabled': True,
+        'daily_checks_textfile_dir': str(textfile_dir),
+        'daily_checks_resource_thresholds': {'memory': {'critical': '@0:100'}}})
+    assert result.rc == 0, result
+    lines = (textfile_dir / 'fleetops_daily_checks.prom').read_text().splitlines()
+    assert lines.count('# TYPE fleetops_check_status gauge') == 1
+    assert 'fleetops_check_status{source="resource_check",check="memory"} 2' in lines
+    assert any(line.startswith('fleetops_check_value{source="resource_check",check="disk",target="/"')
+               for line in lines)
+    stamp = [line for line in lines if line.startswith('fleetops_daily_checks_last_run_timestamp_seconds ')]
+    assert len(stamp) == 1 and float(stamp[0].split()[1]) > 1.7e9
+    for line in lines:
+        assert line.startswith('#') or re.match(r'^[a-z_]+(\{.*\})? [-+0-9.eE]+$', line), line
+
+
+def test_textfile_failure_does_not_stop_the_report(ansible, tmp_path):
+    result = ansible.playbook(PLAYBOOK, extra_vars={
+        'daily_checks_report_dir': str(tmp_path), 'daily_checks_textfile_enabled': True,
+        'daily_checks_textfile_dir': str(tmp_path / 'missing')})
+    assert result.rc == 0, result
+    assert (tmp_path / 'daily_checks.json').exists()

@@ -288,3 +288,22 @@ def test_finish_ok_report_exits_for_warning_level():
         status.finish(module, report)
     assert module.exited[0] == 'exit'
     assert module.exited[1]['changed'] is False
+
+
+def test_merge_metrics_keeps_one_help_and_type_per_metric():
+    first = _report().metrics()
+    other = CheckReport('other')
+    other.add('cpu', 5, 'percent')
+    merged = status.merge_metrics([first, other.metrics(), first, None, []])
+    assert merged.count('# TYPE fleetops_check_status gauge') == 1
+    assert merged.count('# HELP fleetops_check_value Measured value of a fleetops.runbook check.') == 1
+    assert 'fleetops_check_status{source="other",check="cpu"} 0' in merged
+    # Repeated samples are written once.
+    assert merged.count('fleetops_check_status{source="unit",check="cpu"} 2') == 1
+    # Every sample follows its own metric's TYPE line.
+    current = None
+    for line in merged:
+        if line.startswith('# TYPE'):
+            current = line.split()[2]
+        elif not line.startswith('#'):
+            assert line.split('{')[0] == current

@@ -10,7 +10,6 @@ import json
 import os
 
 import jsonschema
-import pytest
 
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
@@ -18,8 +17,6 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     render_html,
     write_report,
 )
-
-
 
 SCHEMA = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'fleet_report.schema.json')
 
