@@ -25,7 +25,7 @@ description:
     privilege reports V(UNKNOWN) with the reason and the others go on.
   - Reads only; it never changes the server.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
   - fleetops.runbook.postgres
   - fleetops.runbook.status
@@ -40,7 +40,7 @@ attributes:
 options:
   checks:
     description:
-      - Which checks to run. Each name runs one query. RV(checks[].name) lists the checks it
+      - Which checks to run. Each name runs one query. C(checks[].name) lists the checks it
         reports (see O(thresholds)).
       - V(connection) reports C(connection_time), the time in milliseconds to connect and log in.
       - V(version), V(uptime) and V(in_recovery) report the server version (major number),
@@ -51,7 +51,7 @@ options:
         the oldest session idle in a transaction, the oldest open transaction and the longest
         running query (client backends, this module's own connection left out).
       - V(locks) reports C(lock_waits), the sessions waiting for a lock, and C(lock_wait_time), the
-        longest wait in seconds; RV(details.locks) names the blocking pids.
+        longest wait in seconds; C(details.locks) names the blocking pids.
       - V(wraparound) reports C(wraparound) per database, the age of C(datfrozenxid) in percent
         of C(autovacuum_freeze_max_age).
       - V(replication) reports, on a primary, C(replicas) and per replica C(replication_lag_bytes)
@@ -92,7 +92,7 @@ options:
   thresholds:
     description:
       - Warning and critical ranges per reported check, merged over the defaults. Keys are the
-        names in RV(checks[].name), each a mapping with C(warning) and/or C(critical).
+        names in C(checks[].name), each a mapping with C(warning) and/or C(critical).
       - "Defaults: connection_time 500 / 1000 ms (the runbook's database connection bands);
         backends 90 / 95 percent; idle_in_transaction 60 / 300 s; transaction_age 300 / 1800 s;
         query_time 60 / 300 s; lock_waits 5 / 20; lock_wait_time 30 / 120 s; wraparound 90 / 200

@@ -25,7 +25,7 @@ description:
     which reports a change; in check mode the reset is skipped. By default only superusers may
     reset; grant C(EXECUTE) on the function to others.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
   - fleetops.runbook.postgres
   - fleetops.runbook.status
