@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -45,7 +44,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 SUPERUSER = 'fleetops_admin'
 MONITOR_USER = 'fleetops_monitor'
@@ -397,8 +395,8 @@ class PgCluster:
         passfile = os.path.join(standby.run_dir, '.pgpass')
         fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as handle:
-            handle.write('%s:%s:*:%s:%s\n' % (self.host, self.port, self.superuser,
-                                             self.superuser_password))
+            handle.write('%s:%s:*:%s:%s\n' % (
+                self.host, self.port, self.superuser, self.superuser_password))
         standby._chown(passfile)
         args = ['-D', standby.data_dir, '-h', self.host, '-p', str(self.port),
                 '-U', self.superuser, '-R', '-X', 'stream', '--no-sync', '-c', 'fast']
@@ -487,7 +485,7 @@ def load_demo(cluster):
                     cur.execute(sql)
                 # The monitoring role reads sequences only where it is granted (see pg_health).
                 cur.execute('GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %s' % cluster.monitor_user)
-            for _ in range(20):
+            for dummy in range(20):
                 cur.execute('SELECT customer, sum(amount) FROM demo_orders WHERE customer = %s '
                             'GROUP BY customer', (secrets.randbelow(977),))
             cur.execute('SELECT count(*) FROM demo_orders o1 JOIN demo_orders o2 USING (customer) '

@@ -790,8 +790,8 @@ class PgHealth:
         top = rows[0]
         name = 'prepared_transaction_age'
         status = self.thresholds[name].judge(top['age'])
-        message = '%s is %ss (gid %s, %d prepared)' % (name, _fmt_seconds(top['age']), top['gid'],
-                                                      len(rows))
+        message = '%s is %ss (gid %s, %d prepared)' % (
+            name, _fmt_seconds(top['age']), top['gid'], len(rows))
         self.add(name, top['age'], unit='seconds', status=status,
                  message=with_range(message, status, self.thresholds[name]))
 

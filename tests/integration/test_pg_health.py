@@ -45,8 +45,9 @@ def health_runs(ansible, cluster, runs, monitor=True):
 
 def task_seconds(ansible_result_task):
     duration = ansible_result_task['task']['duration']
-    parse = lambda text: datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')  # noqa: E731
-    return (parse(duration['end']) - parse(duration['start'])).total_seconds()
+    start, end = (datetime.datetime.strptime(duration[key], '%Y-%m-%dT%H:%M:%S.%fZ')
+                  for key in ('start', 'end'))
+    return (end - start).total_seconds()
 
 
 # ---- a whole run as the least-privilege role ---------------------------------------------------
@@ -287,7 +288,7 @@ def small_cluster(pg_cluster_factory):
 
 
 def test_connections_near_max_connections(ansible, small_cluster):
-    held = [small_cluster.connect() for _ in range(8)]
+    held = [small_cluster.connect() for dummy in range(8)]
     try:
         result = health(ansible, small_cluster, monitor=False, checks=['backends'])
     finally:
@@ -298,7 +299,7 @@ def test_connections_near_max_connections(ansible, small_cluster):
     assert backends['value'] == 90.0 and backends['status'] == 'OK'
     assert check(result, 'backends_state', target='idle')['value'] == 8
     assert check(result, 'backends_state', target='active')['value'] == 1
-    held = [small_cluster.connect() for _ in range(9)]
+    held = [small_cluster.connect() for dummy in range(9)]
     try:
         result = health(ansible, small_cluster, monitor=False, checks=['backends'], fail_on='never')
     finally:
@@ -341,8 +342,8 @@ def test_hung_server_answers_within_connect_timeout(ansible, pg_cluster_factory)
     pid = cluster.pid
     os.kill(pid, signal.SIGSTOP)
     try:
-        run = ansible.tasks([{'name': 'probe', MODULE: dict(cluster.login_args(), connect_timeout=2,
-                                                              fail_on='never')}])
+        probe = dict(cluster.login_args(), connect_timeout=2, fail_on='never')
+        run = ansible.tasks([{'name': 'probe', MODULE: probe}])
     finally:
         os.kill(pid, signal.SIGCONT)
     result = run.task('probe')
@@ -435,7 +436,7 @@ BAD_INPUT = [
 
 def test_bad_input_names_the_parameter(ansible, pg_cluster):
     results = health_runs(ansible, pg_cluster, dict(
-        ('case %d' % i, args) for i, (args, _) in enumerate(BAD_INPUT)))
+        ('case %d' % i, case[0]) for i, case in enumerate(BAD_INPUT)))
     for i, (args, needle) in enumerate(BAD_INPUT):
         result = results['case %d' % i]
         assert result['failed'] is True, args

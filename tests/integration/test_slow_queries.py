@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from .pg_helpers import Background, check, create_database, wait_until
@@ -40,7 +38,7 @@ def make_workload(cluster):
     cluster.execute('SELECT pg_stat_statements_reset()')
     conn = cluster.connect()
     with conn.cursor() as cur:
-        for _ in range(2):
+        for dummy in range(2):
             cur.execute('SELECT pg_sleep(0.35)')
         cur.execute("SELECT 'medium', pg_sleep(0.12)")
         for i in range(40):

@@ -29,8 +29,8 @@ def test_argument_spec_secrets_and_env_defaults():
     assert spec['login_host']['fallback'][1] == ['PGHOST']
     assert spec['login_port']['fallback'][1] == ['PGPORT']
     assert spec['login_user']['fallback'][1] == ['PGUSER']
-    assert spec['ssl_mode']['choices'] == ['disable', 'allow', 'prefer', 'require', 'verify-ca',
-                                          'verify-full']
+    assert spec['ssl_mode']['choices'] == [
+        'disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']
     # No default may hide the environment: Ansible applies fallbacks only to unset options.
     for name in ('login_host', 'login_port', 'login_user', 'login_password', 'login_db'):
         assert 'default' not in spec[name]
