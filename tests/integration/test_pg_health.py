@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -470,3 +471,47 @@ def test_password_never_in_output(ansible, pg_cluster):
     output = run.stdout + run.stderr
     assert 'user: fleetops_monitor' in output and 'AnsiballZ_pg_health.py' in output
     assert secret not in output
+
+
+def _interpreter_with(tmp_path, packages):
+    """A bare venv of this Python that sees only ``packages`` from the test environment."""
+    import importlib.util
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
+    shelf = tmp_path / 'shelf'
+    shelf.mkdir()
+    for name in packages:
+        origin = Path(importlib.util.find_spec(name).origin).parent
+        (shelf / name).symlink_to(origin)
+        libs = origin.parent / (name + '.libs')
+        if libs.is_dir():
+            (shelf / libs.name).symlink_to(libs)
+    site = next(venv.glob('lib/python3*/site-packages'))
+    (site / 'drivers.pth').write_text(str(shelf) + '\n')
+    return venv / 'bin' / 'python'
+
+
+def test_psycopg3_when_it_is_the_driver_installed(ansible, pg_cluster, tmp_path):
+    python = _interpreter_with(tmp_path, ['psycopg', 'psycopg_binary'])
+    probe = 'import psycopg\ntry:\n    import psycopg2\nexcept ImportError:\n    print("only psycopg 3")'
+    assert subprocess.run([str(python), '-c', probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == 'only psycopg 3'
+    tasks = [
+        {'name': 'health', MODULE: dict(pg_cluster.login_args(monitor=True), fail_on='never',
+                                        statement_timeout=300)},
+        {'name': 'statements', 'fleetops.runbook.slow_queries': dict(pg_cluster.login_args(),
+                                                                     fail_on='never')},
+        {'name': 'refused', MODULE: dict(pg_cluster.login_args(), login_password='wrong',
+                                         fail_on='never')},
+    ]
+    run = ansible.tasks(tasks, play_vars={'ansible_python_interpreter': str(python)})
+    health_result = run.task('health')
+    assert health_result['is_available'] is True, health_result
+    assert health_result['server']['user'] == pg_cluster.monitor_user
+    assert check(health_result, 'version')['value'] == health_result['server']['version_num'] // 10000
+    assert not [c for c in health_result['checks'] if c['status'] == 'UNKNOWN'
+                and c['name'] != 'sequence_usage'], health_result['summary']
+    statements = run.task('statements')
+    assert statements['is_available'] is True and statements['statements']
+    refused = run.task('refused')
+    assert refused['is_available'] is False and 'password authentication failed' in refused['summary']
