@@ -74,7 +74,7 @@ def parse_time(text):
 MAKE_TABLES = (
     "DO $$ BEGIN FOR i IN %d..%d LOOP EXECUTE format("
     "'CREATE TABLE t%%s (id int PRIMARY KEY, v text);"
-    " INSERT INTO t%%s SELECT g, md5(g::text) FROM generate_series(1, 1 + %%s %% 50) g', i, i, i);"
+    " INSERT INTO t%%s SELECT g, md5(g::text) FROM generate_series(1, 1 + mod(%%s, 50)) g', i, i, i);"
     " END LOOP; END $$")
 
 
