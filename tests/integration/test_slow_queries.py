@@ -25,11 +25,18 @@ def slow_queries(ansible, cluster, monitor=True, check_mode=False, **args):
 
 
 def runs(ansible, cluster, cases):
+    """Several slow_queries tasks, in order, in one playbook: {name: result}.
+
+    ``cases`` maps a task name to (monitor, args) or (monitor, args, check_mode)."""
     tasks = []
-    for name, (monitor, args) in cases.items():
+    for name, case in cases.items():
+        monitor, args = case[:2]
         params = cluster.login_args(monitor=monitor)
         params.update(args)
-        tasks.append({'name': name, MODULE: params, 'ignore_errors': True})
+        task = {'name': name, MODULE: params, 'ignore_errors': True}
+        if len(case) > 2:
+            task['check_mode'] = case[2]
+        tasks.append(task)
     run = ansible.tasks(tasks)
     return dict((name, run.task(name)) for name in cases)
 
@@ -106,23 +113,29 @@ def test_statements_running_now(ansible, stmt_cluster):
 
 def test_reset_respects_check_mode(ansible, stmt_cluster):
     make_workload(stmt_cluster)
-    checked = slow_queries(ansible, stmt_cluster, monitor=False, reset=True, check_mode=True)
+    results = runs(ansible, stmt_cluster, {
+        'check mode': (False, dict(reset=True), True),
+        'after check mode': (False, dict(min_mean_ms=300)),
+        'reset': (False, dict(reset=True, min_mean_ms=300)),
+        'after reset': (False, dict(min_mean_ms=300)),
+    })
+    checked = results['check mode']
     assert checked['changed'] is True and checked['reset'] is False
     assert any('pg_sleep' in s['query'] for s in checked['statements'])
-    # Nothing was reset: the statements are still counted.
-    calls = stmt_cluster.execute("SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%pg_sleep%'")
-    assert calls[0][0] == 3
+    # Nothing was reset: the slow statement is still counted.
+    assert check(results['after check mode'], 'slow_statements')['value'] == 1
+    assert results['after check mode']['changed'] is False
 
-    done = slow_queries(ansible, stmt_cluster, monitor=False, reset=True)
+    done = results['reset']
     assert done['changed'] is True and done['reset'] is True
     # What it read came before the reset.
+    assert check(done, 'slow_statements')['value'] == 1
     assert any('pg_sleep' in s['query'] for s in done['statements'])
+    after = results['after reset']
+    assert check(after, 'slow_statements')['value'] == 0
+    assert not any('pg_sleep' in s['query'] for s in after['statements'])
     calls = stmt_cluster.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%pg_sleep%'")
     assert calls[0][0] == 0
-
-    # Without reset nothing changes.
-    plain = slow_queries(ansible, stmt_cluster)
-    assert plain['changed'] is False and plain['reset'] is False
 
 
 def test_reset_without_privilege_fails_naming_reset(ansible, stmt_cluster):
@@ -134,7 +147,11 @@ def test_reset_without_privilege_fails_naming_reset(ansible, stmt_cluster):
 
 def test_missing_extension_gives_the_hint(ansible, stmt_cluster):
     db = create_database(stmt_cluster, 'no_statements')
-    result = slow_queries(ansible, stmt_cluster, login_db=db, fail_on='never')
+    results = runs(ansible, stmt_cluster, {
+        'never': (True, dict(login_db=db, fail_on='never')),
+        'default': (True, dict(login_db=db)),
+    })
+    result = results['never']
     assert not result.get('failed')
     missing = check(result, 'pg_stat_statements')
     assert missing['status'] == 'UNKNOWN'
@@ -142,7 +159,7 @@ def test_missing_extension_gives_the_hint(ansible, stmt_cluster):
     assert result['statements'] == []
     assert check(result, 'running_statements')['status'] == 'OK'
     # With the default fail_on, UNKNOWN fails the task, with the hint as the message.
-    result = slow_queries(ansible, stmt_cluster, login_db=db)
+    result = results['default']
     assert result['failed'] is True and 'CREATE EXTENSION' in result['msg']
 
 
@@ -160,11 +177,19 @@ def test_server_unavailable(ansible, stmt_cluster):
     assert 'cannot connect' in result['summary']
 
 
-@pytest.mark.parametrize('args, needle', [
+BAD_INPUT = [
     ({'order_by': 'slowest'}, 'order_by'),
     ({'limit': 0}, 'limit'),
+    ({'query_length': -1}, 'query_length'),
     ({'thresholds': {'slow_statements': {'critical': 'lots'}}}, 'thresholds.slow_statements.critical'),
-])
-def test_bad_input(ansible, stmt_cluster, args, needle):
-    result = slow_queries(ansible, stmt_cluster, **args)
-    assert result['failed'] is True and needle in result['msg']
+    ({'login_db': 'missing_db'}, 'login_db'),
+]
+
+
+def test_bad_input(ansible, stmt_cluster):
+    results = runs(ansible, stmt_cluster, dict(
+        ('case %d' % i, (True, case[0])) for i, case in enumerate(BAD_INPUT)))
+    for i, (args, needle) in enumerate(BAD_INPUT):
+        result = results['case %d' % i]
+        assert result['failed'] is True and needle in result['msg'], (args, result)
+        assert 'Traceback' not in result['msg']
