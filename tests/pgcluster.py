@@ -295,6 +295,8 @@ class PgCluster:
         conn = self.connect()
         try:
             with conn.cursor() as cur:
+                # pg_stat_statements keeps utility statements verbatim: not this one.
+                cur.execute('SET pg_stat_statements.track_utility = off')
                 cur.execute("CREATE ROLE %s LOGIN PASSWORD %s IN ROLE pg_monitor" % (
                     self.monitor_user, _pg_quote_literal(self.monitor_password)))
                 cur.execute('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')

@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import decimal
+import re
 import time
 import traceback
 
@@ -112,6 +113,19 @@ class QueryFailure(Exception):
         if self.sqlstate == INSUFFICIENT_PRIVILEGE:
             return 'insufficient privilege: %s' % self.message
         return self.message
+
+
+# A password literal in a statement's text (CREATE/ALTER ROLE ... PASSWORD '...'), closed or cut
+# off by truncation. pg_stat_statements keeps utility statements verbatim.
+_PASSWORD_LITERAL = re.compile(r"(\bpassword\s+)(?:E?'(?:[^']|'')*(?:'|$)|\$\$.*?(?:\$\$|$))",
+                               re.IGNORECASE | re.DOTALL)
+
+
+def mask_secrets(text):
+    """A statement's text with password literals replaced by ********."""
+    if not text:
+        return text
+    return _PASSWORD_LITERAL.sub(r"\1'********'", text)
 
 
 def _first_line(text):

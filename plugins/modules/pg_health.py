@@ -199,6 +199,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     QueryFailure,
     connection_failure_message,
     ensure_driver,
+    mask_secrets,
     postgres_argument_spec,
     validate_connection_params,
     with_range,
@@ -463,6 +464,7 @@ class PgHealth:
             return self.unknown([name], failure)
         for row in rows:
             row['age'] = _round(row['age'])
+            row['query'] = mask_secrets(row['query'])
         self.details[name] = rows
         if not rows:
             self.add(name, 0, unit='seconds', message='%s: none' % name)
@@ -508,6 +510,7 @@ class PgHealth:
         for row in rows:
             row['wait_seconds'] = _round(row['wait_seconds'])
             row['blocked_by'] = list(row['blocked_by'] or [])
+            row['query'] = mask_secrets(row['query'])
         self.details['locks'] = rows
         self.add('lock_waits', len(rows), unit='count')
         if rows:

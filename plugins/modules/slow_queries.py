@@ -90,6 +90,8 @@ notes:
     only their own.
   - Both column names are handled, C(mean_time) (PostgreSQL 12) and C(mean_exec_time) (13 and
     later).
+  - C(pg_stat_statements) keeps utility statements verbatim. Password literals in them
+    (C(CREATE ROLE ... PASSWORD '...')) are replaced by C(********) in what this module returns.
 seealso:
   - module: fleetops.runbook.pg_health
 '''
@@ -158,6 +160,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     QueryFailure,
     connection_failure_message,
     ensure_driver,
+    mask_secrets,
     postgres_argument_spec,
     validate_connection_params,
     with_range,
@@ -269,6 +272,7 @@ class SlowQueries:
                     schema=_quote_ident(schema), mean=mean), dict(m=self.params['min_mean_ms']))['n']
         for row in rows:
             row.pop('slow_count', None)
+            row['query'] = mask_secrets(row['query'])
         self.result['statements'] = rows
         message = 'slow_statements is %d (mean time at least %s ms)' % (
             slow_count, _fmt(self.params['min_mean_ms']))
@@ -309,6 +313,8 @@ class SlowQueries:
         except QueryFailure as failure:
             self.report.unknown('running_statements', 'running_statements: %s' % failure.reason)
             return
+        for row in rows:
+            row['query'] = mask_secrets(row['query'])
         self.result['running'] = rows
         message = 'running_statements is %d (running longer than %s s)' % (
             len(rows), _fmt(self.params['running_seconds']))

@@ -138,6 +138,17 @@ def test_reset_respects_check_mode(ansible, stmt_cluster):
     assert calls[0][0] == 0
 
 
+def test_password_literals_are_masked(ansible, stmt_cluster):
+    stmt_cluster.execute("CREATE ROLE leaky_app LOGIN PASSWORD 'Sw0rdfish-in-the-log'")
+    try:
+        result = slow_queries(ansible, stmt_cluster, limit=1000, fail_on='never')
+    finally:
+        stmt_cluster.execute('DROP ROLE leaky_app')
+    texts = [s['query'] for s in result['statements']]
+    assert "CREATE ROLE leaky_app LOGIN PASSWORD '********'" in texts
+    assert 'Sw0rdfish' not in str(result)
+
+
 def test_reset_without_privilege_fails_naming_reset(ansible, stmt_cluster):
     result = slow_queries(ansible, stmt_cluster, monitor=True, reset=True)
     assert result['failed'] is True

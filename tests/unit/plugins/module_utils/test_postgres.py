@@ -116,3 +116,16 @@ def test_connection_failure_message_hints():
         session, postgres.ConnectFailure('timeout', 'timeout expired'))
     assert text == 'cannot connect to db1:5432/postgres: timeout expired (no answer within ' \
                    'connect_timeout (3s))'
+
+
+@pytest.mark.parametrize('text, masked', [
+    ("CREATE ROLE app LOGIN PASSWORD 'hunter2'", "CREATE ROLE app LOGIN PASSWORD '********'"),
+    ("ALTER USER app WITH password 'it''s secret' VALID UNTIL 'infinity'",
+     "ALTER USER app WITH password '********' VALID UNTIL 'infinity'"),
+    ("ALTER ROLE app PASSWORD 'cut off by trunc", "ALTER ROLE app PASSWORD '********'"),
+    ("ALTER ROLE app PASSWORD $$dollar$$", "ALTER ROLE app PASSWORD '********'"),
+    ("SELECT password_hash FROM users WHERE id = $1", "SELECT password_hash FROM users WHERE id = $1"),
+    (None, None),
+])
+def test_mask_secrets(text, masked):
+    assert postgres.mask_secrets(text) == masked
