@@ -103,6 +103,30 @@ def check_postgres_script(cluster, db):
     return '\n'.join(lines)
 
 
+def direct(cluster, repeat):
+    """Both peers as plain processes, without Ansible: the module as AnsiballZ would run it."""
+    times = {'pg_health': [], 'check_postgres': []}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = Path(tmp) / 'args.json'
+        fd = os.open(str(args), os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, 'w') as handle:
+            json.dump({'ANSIBLE_MODULE_ARGS': dict(cluster.login_args(), login_db=SMALL_DB,
+                                                   fail_on='never', table_min_size=0)}, handle)
+        module_cmd = [sys.executable, '-m', 'ansible_collections.fleetops.runbook.plugins.modules.pg_health',
+                      str(args)]
+        module_env = dict(os.environ, PYTHONPATH=str(REPO / '.cache' / 'collections'))
+        script = check_postgres_script(cluster, SMALL_DB)
+        script_env = dict(os.environ, PGPASSWORD=cluster.superuser_password)
+        for dummy in range(repeat):
+            started = time.monotonic()
+            subprocess.run(module_cmd, env=module_env, capture_output=True, check=True)
+            times['pg_health'].append(time.monotonic() - started)
+            started = time.monotonic()
+            subprocess.run(['bash', '-e', '-c', script], env=script_env, capture_output=True, check=True)
+            times['check_postgres'].append(time.monotonic() - started)
+    return dict((name, statistics.median(values[1:] or values)) for name, values in times.items())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeat', type=int, default=7)
@@ -116,6 +140,7 @@ def main():
     try:
         cluster.start()
         prepare(cluster, args.tables)
+        plain = direct(cluster, args.repeat)
         login = cluster.login_args()
         everything = dict(fail_on='never', table_min_size=0)
         tasks = []
@@ -180,6 +205,8 @@ def main():
         median['check_postgres'] / median['pg_health']))
     print('speedup check_postgres / pg_health, above the ping floor: %.1fx' % (
         net('check_postgres') / net('pg_health')))
+    print('speedup check_postgres / pg_health, plain processes:      %.1fx (%.3f s against %.3f s)' % (
+        plain['check_postgres'] / plain['pg_health'], plain['check_postgres'], plain['pg_health']))
     print('ratio %d tables / 10 tables, task time:                 %.2f (goal <= 3)' % (
         args.tables, median['pg_health_big'] / median['pg_health']))
     print('ratio %d tables / 10 tables, above the ping floor:      %.2f' % (
