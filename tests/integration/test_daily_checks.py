@@ -210,3 +210,33 @@ def test_backup_column_on_hosts_that_keep_backups(ansible, pg_cluster, tmp_path)
     assert host['results']['backup']['status'] == 'CRITICAL'
     assert host['status'] == 'CRITICAL'
     pg_cluster.execute('DROP DATABASE daily_backup_demo')
+
+
+def test_postgres_columns_on_the_postgres_group(ansible, pg_cluster, tmp_path):
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+             'daily_checks_resource_thresholds': NO_THRESHOLDS}
+    good = pg_cluster.login_args(monitor=True)
+    bad = dict(good, login_password='not-the-password')
+    inventory = {'all': {'children': {'postgres': {'hosts': {
+        'db-good': dict(local, daily_checks_postgres_connection=good),
+        'db-badpass': dict(local, daily_checks_postgres_connection=bad),
+    }}}, 'hosts': {'web': dict(local)}}}
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    result = run(ansible, path, tmp_path / 'reports')
+    assert result.rc == 0, result
+    report = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())
+    assert report['checks'] == ['resource', 'pg_health', 'slow_queries', 'backup']
+    hosts = {h['host']: h for h in report['hosts']}
+    good_cell = hosts['db-good']['results']['pg_health']
+    assert good_cell['status'] in ('OK', 'WARNING'), good_cell
+    names = {c['name'] for c in good_cell['checks']}
+    assert {'connection_time', 'backends', 'cache_hit_ratio'} <= names, names
+    assert hosts['db-good']['results']['slow_queries']['status'] in ('OK', 'WARNING')
+    bad_cell = hosts['db-badpass']['results']['pg_health']
+    assert bad_cell['status'] == 'CRITICAL'
+    assert 'password' in bad_cell['summary'].lower() or 'authentication' in bad_cell['summary'].lower()
+    assert hosts['db-badpass']['status'] == 'CRITICAL'
+    # The PostgreSQL checks do not apply to a host outside the postgres group.
+    assert hosts['web']['results']['pg_health']['status'] is None
+    assert good['login_password'] not in result.stdout
