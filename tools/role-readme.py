@@ -44,8 +44,9 @@ def render(role_dir):
     specs = yaml.safe_load((role_dir / 'meta' / 'argument_specs.yml').read_text())['argument_specs']
     out = [BEGIN, '']
     for entry, spec in specs.items():
-        title = 'Variables' if entry == 'main' else 'Variables of the `%s` entry point' % entry
-        out += ['### %s' % title, '', '| variable | type | default | description |', '|---|---|---|---|']
+        if entry != 'main':
+            out += ['### Variables of the `%s` entry point' % entry, '']
+        out += ['| variable | type | default | description |', '|---|---|---|---|']
         for name, option in (spec.get('options') or {}).items():
             description = option.get('description', '')
             if isinstance(description, list):
