@@ -68,10 +68,11 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
     """``(rc, stdout, stderr)`` of ``args`` run through ``run_command``.
 
     ``env`` updates the inherited environment; ``timeout`` kills the program after that many
-    seconds (ProgramTimeout); ``on_start(proc)`` runs once the program has started, while its
-    output is read, so it can feed the program from a thread.
+    seconds (ProgramTimeout); ``on_start(proc)`` runs once the program has started, before its
+    output is read: a thread it starts (to feed the program) overlaps with that read.
     """
     expired = []
+    timers = []
 
     def started(proc):
         if timeout:
@@ -85,7 +86,6 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
         if on_start is not None:
             on_start(proc)
 
-    timers = []
     kwargs = dict(environ_update=env or {}, expand_user_and_vars=False,
                   before_communicate_callback=started)
     if pass_fds:
