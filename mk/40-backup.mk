@@ -5,7 +5,7 @@
 
 # The backup area alone (the tests need a throwaway PostgreSQL, hence pg-server).
 test-backup: venv collection pg-server
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/test_pg_archive.py \
+	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/test_pg_archive.py tests/unit/test_backup_verify_programs.py \
 	  tests/integration/test_backup_verify.py tests/integration/test_postgres_backup.py
 
 # Not part of make test: generates a >= 1 GiB dump once (kept in .cache/bench-backup) and times a

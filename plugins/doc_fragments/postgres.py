@@ -68,6 +68,15 @@ options:
         reason and the other checks go on.
     type: int
     default: 10000
+notes:
+  - Use module_defaults with the action group C(fleetops.runbook.postgres) to set the connection
+    once for every PostgreSQL module of a play.
+'''
+
+    # Modules that connect through a Python driver (fleetops.runbook.postgres.driver); modules
+    # that only run the client programs (psql, pg_restore) use the options alone.
+    DRIVER = r'''
+options: {}
 requirements:
   - psycopg2 (C(pip install psycopg2-binary) or Debian's C(python3-psycopg2)), or psycopg 3,
     on the managed host.
@@ -75,6 +84,4 @@ notes:
   - All queries of one run share one connection and run in one read-only transaction (the session
     has C(default_transaction_read_only) on); the connection's C(application_name) names the
     module, so it is easy to find in C(pg_stat_activity).
-  - Use module_defaults with the action group C(fleetops.runbook.postgres) to set the connection
-    once for every PostgreSQL module of a play.
 '''

@@ -7,6 +7,10 @@
 It needs neither Ansible nor a database driver: the module wraps it, and the command that the
 ``postgres_backup`` role installs on a database host imports the very same code (see that role's
 README), so a timer on a host without a controller verifies exactly as a playbook does.
+
+Client programs (pg_verifybackup, psql, pg_restore) run through the caller's ``run_command``: the
+module passes ``AnsibleModule.run_command``, the host command a function with the same signature.
+Connection settings reach them only in libpq environment variables, never on a command line.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +23,7 @@ import os
 import re
 import shutil
 import stat
-import subprocess
+import threading
 import time
 import uuid
 import zlib
@@ -54,6 +58,47 @@ HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
 
 class ParameterError(ValueError):
     """Bad input: the message names the parameter and the cause."""
+
+
+class ProgramTimeout(RuntimeError):
+    """A client program did not finish in time and was killed."""
+
+
+def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_start=None):
+    """``(rc, stdout, stderr)`` of ``args`` run through ``run_command``.
+
+    ``env`` updates the inherited environment; ``timeout`` kills the program after that many
+    seconds (ProgramTimeout); ``on_start(proc)`` runs once the program has started, before its
+    output is read: a thread it starts (to feed the program) overlaps with that read.
+    """
+    expired = []
+    timers = []
+
+    def started(proc):
+        if timeout:
+            def expire():
+                expired.append(True)
+                proc.kill()
+            timer = threading.Timer(timeout, expire)
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
+        if on_start is not None:
+            on_start(proc)
+
+    kwargs = dict(environ_update=env or {}, expand_user_and_vars=False,
+                  before_communicate_callback=started)
+    if pass_fds:
+        kwargs['pass_fds'] = pass_fds
+    try:
+        rc, out, err = run_command(args, **kwargs)
+    finally:
+        for timer in timers:
+            timer.cancel()
+    if expired:
+        raise ProgramTimeout('%s did not finish within %d seconds and was stopped' % (
+            os.path.basename(args[0]), timeout))
+    return rc, out, err
 
 
 def parse_duration(value, param):
@@ -239,9 +284,10 @@ class BackupResult:
 class Verifier:
     """Runs the selected checks on the backups that ``path`` names."""
 
-    def __init__(self, params, check_mode=False, now=None):
+    def __init__(self, params, check_mode=False, now=None, run_command=None):
         self.params = params
         self.check_mode = check_mode
+        self.run_command = run_command
         self.now = time.time() if now is None else now
         self.report = CheckReport(SOURCE)
         self.changed = False
@@ -275,10 +321,14 @@ class Verifier:
         if self.checksum_missing not in ('ok', 'warning', 'critical'):
             raise ParameterError('checksum_missing: must be ok, warning or critical')
         self.restore_check = bool(params.get('restore_check'))
-        if self.restore_check and not params.get('login_host'):
+        if self.restore_check and not (params.get('login_host') or params.get('login_unix_socket')):
             raise ParameterError('restore_check: a test restore needs a server: set login_host (a '
-                                 'host name or a unix socket directory), and login_user / '
-                                 'login_password as the server requires')
+                                 'host name or a unix socket directory) or login_unix_socket (or '
+                                 'PGHOST in the environment), and login_user / login_password as '
+                                 'the server requires')
+        for name in ('restore_jobs', 'restore_timeout'):
+            if params.get(name) is not None and params[name] < 1:
+                raise ParameterError('%s: must be at least 1, got %d' % (name, params[name]))
         if not params.get('path'):
             raise ParameterError('path: a file, a directory or a glob is required')
 
@@ -599,6 +649,8 @@ class Verifier:
 
     def _basebackup(self, backup):
         tool = find_tool('pg_verifybackup')
+        if self.run_command is None:
+            raise ValueError('Verifier: checking base backups needs a run_command')
         if tool is None:
             self._add(backup, 'basebackup', None, status=UNKNOWN,
                       message='pg_verifybackup was not found in PATH or /usr/lib/postgresql/*/bin; '
@@ -611,13 +663,12 @@ class Verifier:
                 len(n) == 24 for n in os.listdir(wal_dir))):
             cmd.append('--no-parse-wal')
         cmd.append(backup.path)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            self._add(backup, 'basebackup', proc.returncode, status=CRITICAL,
+        rc, out, err = run_program(self.run_command, cmd)
+        if rc != 0:
+            detail = (err or out).strip().splitlines()
+            self._add(backup, 'basebackup', rc, status=CRITICAL,
                       message='pg_verifybackup rejects %s: %s' % (
-                          backup.path, '; '.join(detail[-4:]) or 'exit code %d' % proc.returncode))
+                          backup.path, '; '.join(detail[-4:]) or 'exit code %d' % rc))
             return False
         self._add(backup, 'basebackup', 0, unit='count',
                   message='pg_verifybackup accepts %s (%s)' % (
@@ -671,7 +722,7 @@ class Verifier:
     # -- test restore --------------------------------------------------------------------------
 
     def _restore(self, backup):
-        restore = RestoreCheck(self.params)
+        restore = RestoreCheck(self.params, self.run_command)
         try:
             outcome = restore.run(backup)
         except RestoreUnavailable as exc:
@@ -745,24 +796,43 @@ def quote_table(name):
 
 
 class RestoreCheck:
-    """Restores a backup into a scratch database that is always dropped afterwards."""
+    """Restores a backup into a scratch database that is always dropped afterwards.
 
-    def __init__(self, params):
+    Every program gets the connection in libpq environment variables (see :meth:`environment`);
+    the command lines hold programs, options and file names only.
+    """
+
+    def __init__(self, params, run_command):
+        if run_command is None:
+            raise ValueError('RestoreCheck needs a run_command')
         self.params = params
-        self.env = dict(os.environ)
-        self.env.update({
-            'PGHOST': str(params['login_host']),
-            'PGPORT': str(params.get('login_port') or 5432),
-            'PGCONNECT_TIMEOUT': '10',
-            'PGAPPNAME': 'fleetops_backup_verify',
-        })
-        if params.get('login_user'):
-            self.env['PGUSER'] = params['login_user']
-        if params.get('login_password'):
-            self.env['PGPASSWORD'] = params['login_password']
-        self.maintenance_db = params.get('maintenance_db') or 'postgres'
+        self.run_command = run_command
+        self.env = self.environment(params)
+        self.maintenance_db = params.get('login_db') or 'postgres'
         self.timeout = params.get('restore_timeout') or 14400
         self.jobs = int(params.get('restore_jobs') or 1)
+        statement_timeout = params.get('statement_timeout')
+        # only the statements that create and drop the scratch database; the restore and the row
+        # counts are bound by restore_timeout
+        self.control_env = {'PGOPTIONS': '-c statement_timeout=%d' % statement_timeout} \
+            if statement_timeout else {}
+
+    @staticmethod
+    def environment(params):
+        """libpq environment variables for the connection options (PGDATABASE is set per call)."""
+        env = {
+            'PGAPPNAME': 'fleetops_backup_verify',
+            'PGCONNECT_TIMEOUT': str(params.get('connect_timeout') or 10),
+        }
+        host = params.get('login_unix_socket') or params.get('login_host')
+        for name, value in (('PGHOST', host), ('PGPORT', params.get('login_port')),
+                            ('PGUSER', params.get('login_user')),
+                            ('PGPASSWORD', params.get('login_password')),
+                            ('PGSSLMODE', params.get('ssl_mode')),
+                            ('PGSSLROOTCERT', params.get('ca_cert'))):
+            if value not in (None, ''):
+                env[name] = str(value)
+        return env
 
     def _tool(self, name):
         tool = find_tool(name)
@@ -771,15 +841,24 @@ class RestoreCheck:
                                      'test restore needs the PostgreSQL client programs' % name)
         return tool
 
-    def _psql(self, database, sql):
-        cmd = [self._tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', database,
-               '-c', sql]
-        proc = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=self.timeout, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError((proc.stderr or proc.stdout).strip() or 'psql exit code %d'
-                               % proc.returncode)
-        return proc.stdout
+    def _env(self, database, control=False):
+        env = dict(self.env, PGDATABASE=database)
+        if control:
+            env.update(self.control_env)
+        return env
+
+    def _scrub(self, text):
+        password = self.params.get('login_password')
+        text = str(text).strip()
+        return text.replace(password, '********') if password else text
+
+    def _psql(self, database, sql, control=False):
+        cmd = [self._tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]
+        rc, out, err = run_program(self.run_command, cmd, env=self._env(database, control),
+                                   timeout=self.timeout)
+        if rc != 0:
+            raise RuntimeError(self._scrub(err or out) or 'psql exit code %d' % rc)
+        return out
 
     def run(self, backup):
         for name in ('psql', 'pg_restore'):
@@ -788,8 +867,9 @@ class RestoreCheck:
         outcome = {'database': scratch, 'seconds': None, 'rows': {}, 'mismatches': [],
                    'compared_with': None, 'error': None, 'dropped': False}
         try:
-            self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(scratch))
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(scratch),
+                       control=True)
+        except RuntimeError as exc:
             outcome['error'] = 'cannot create the scratch database: %s' % exc
             return outcome
         try:
@@ -805,7 +885,7 @@ class RestoreCheck:
                     if counts.get(table) != expected[table]:
                         outcome['mismatches'].append('%s: %s restored, %s expected' % (
                             table, counts.get(table), expected[table]))
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        except RuntimeError as exc:
             outcome['error'] = str(exc)[-2000:]
         finally:
             outcome['dropped'] = self._drop(scratch)
@@ -813,34 +893,52 @@ class RestoreCheck:
 
     def _load(self, backup, scratch):
         if backup.format in ('custom', 'directory', 'tar'):
+            # an empty -d: restore into a database (not to a script) that libpq names from
+            # PGDATABASE, like every other connection setting
             cmd = [self._tool('pg_restore'), '--no-owner', '--no-privileges', '--exit-on-error',
-                   '-d', scratch]
+                   '-d', '']
             if self.jobs > 1 and backup.format != 'tar':
                 cmd += ['-j', str(self.jobs)]
             cmd.append(backup.path)
-            proc = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, universal_newlines=True,
-                                  timeout=self.timeout, check=False)
-            if proc.returncode != 0:
-                raise RuntimeError('pg_restore: %s' % proc.stderr.strip()[-1500:])
+            rc, dummy, err = run_program(self.run_command, cmd, env=self._env(scratch),
+                                         timeout=self.timeout)
+            if rc != 0:
+                raise RuntimeError('pg_restore: %s' % self._scrub(err)[-1500:])
             return
-        cmd = [self._tool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', scratch, '-f', '-']
-        proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        if backup.format == 'plain':
+            rc, dummy, err = run_program(
+                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
+                                   'ON_ERROR_STOP=1', '-f', backup.path],
+                env=self._env(scratch), timeout=self.timeout)
+        else:
+            rc, err = self._load_gzip(backup, scratch)
+        if rc != 0:
+            raise RuntimeError('psql: %s' % self._scrub(err)[-1500:])
+
+    def _load_gzip(self, backup, scratch):
+        """psql reads the dump from a pipe that a thread fills with the decompressed file, while
+        run_command reads psql's output: nothing is held in memory or written to disk."""
+        read_fd, write_fd = os.pipe()
+        feeder = GzipFeeder(backup.path, write_fd)
+
+        def start(dummy_proc):
+            os.close(read_fd)
+            feeder.start()
+
         try:
-            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if backup.format == 'plain_gz' \
-                else None
-            with open(backup.path, 'rb') as handle:
-                for block in iter(lambda: handle.read(1 << 20), b''):
-                    if decoder is not None:
-                        block = decoder.decompress(block)
-                    proc.stdin.write(block)
-            proc.stdin.close()
-        except (IOError, OSError):
-            pass
-        err = proc.stderr.read().decode('utf-8', 'replace')
-        if proc.wait(timeout=self.timeout) != 0:
-            raise RuntimeError('psql: %s' % err.strip()[-1500:])
+            rc, dummy, err = run_program(
+                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
+                                   'ON_ERROR_STOP=1', '-f', '/dev/fd/%d' % read_fd],
+                env=self._env(scratch), timeout=self.timeout, pass_fds=(read_fd,),
+                on_start=start)
+        finally:
+            if not feeder.started:
+                os.close(read_fd)
+                os.close(write_fd)
+        feeder.join()
+        if rc == 0 and feeder.error:
+            return 1, feeder.error
+        return rc, err
 
     def _expected_rows(self, backup):
         try:
@@ -870,8 +968,39 @@ class RestoreCheck:
     def _drop(self, scratch):
         for sql in ('DROP DATABASE IF EXISTS %s WITH (FORCE)', 'DROP DATABASE IF EXISTS %s'):
             try:
-                self._psql(self.maintenance_db, sql % quote_ident(scratch))
+                self._psql(self.maintenance_db, sql % quote_ident(scratch), control=True)
                 return True
-            except (RuntimeError, subprocess.TimeoutExpired):
+            except RuntimeError:
                 continue
         return False
+
+
+class GzipFeeder:
+    """Writes the decompressed content of a gzip file into a pipe, from a thread."""
+
+    def __init__(self, path, write_fd):
+        self.path = path
+        self.write_fd = write_fd
+        self.error = None
+        self.started = False
+        self._thread = threading.Thread(target=self._run, name='backup-feeder', daemon=True)
+
+    def start(self):
+        self.started = True
+        self._thread.start()
+
+    def join(self):
+        if self.started:
+            self._thread.join()
+
+    def _run(self):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            with os.fdopen(self.write_fd, 'wb') as pipe, open(self.path, 'rb') as handle:
+                for block in iter(lambda: handle.read(1 << 20), b''):
+                    pipe.write(decoder.decompress(block))
+                pipe.write(decoder.flush())
+        except BrokenPipeError:
+            pass  # psql stopped reading (an error, or killed): its exit code says why
+        except (IOError, OSError, zlib.error) as exc:
+            self.error = 'reading %s: %s' % (self.path, exc)

@@ -32,7 +32,6 @@ __metaclass__ = type
 import hashlib
 import os
 import queue
-import struct
 import tarfile
 import threading
 import time

@@ -31,14 +31,16 @@ description:
   - Never modifies or deletes a backup. The only file it writes is a missing checksum sidecar, and
     only when O(write_checksum=true) and the backup passed every other check.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - pg_verifybackup on the managed host, for base backups.
-  - psql and pg_restore on the managed host, for O(restore_check).
+  - psql and pg_restore on the managed host, for O(restore_check). No Python database driver is
+    needed.
   - The Python packages lz4 or zstandard, only to decode archives written with
     C(--compress=lz4) or C(--compress=zstd) (PostgreSQL 16 and later); without them the data of
     such archives is reported as V(UNKNOWN), with the reason.
 extends_documentation_fragment:
+  - fleetops.runbook.postgres
   - fleetops.runbook.status
   - ansible.builtin.action_common_attributes
 attributes:
@@ -122,9 +124,13 @@ options:
       - Restore each checked backup that passed the other checks into a scratch database created
         for it, count the rows of every table and compare them with the manifest (or with the
         counts read from the dump). The scratch database is always dropped afterwards.
-      - The restore duration is returned and judged against the V(restore_duration) threshold:
-        it is a recovery time measurement.
-      - Needs O(login_host).
+      - "The restore duration is returned and judged against the V(restore_duration) threshold:
+        it is a recovery time measurement."
+      - Connects with the connection options (O(login_host), O(login_port), O(login_user),
+        O(login_password), O(login_db), O(ssl_mode), O(ca_cert), O(connect_timeout)), which reach
+        C(psql) and C(pg_restore) as libpq environment variables, never on their command lines.
+      - Needs a server named explicitly, by O(login_host), O(login_unix_socket) or E(PGHOST), so a
+        test restore never lands on a server by default.
     type: bool
     default: false
   restore_jobs:
@@ -137,29 +143,22 @@ options:
       - Seconds after which a test restore is abandoned (and the scratch database dropped).
     type: int
     default: 14400
-  login_host:
-    description:
-      - Server for O(restore_check), a host name or a unix socket directory.
-    type: str
-  login_port:
-    description:
-      - Port of that server.
-    type: int
-    default: 5432
   login_user:
     description:
-      - Role to connect as; it needs the right to create databases.
-    type: str
-  login_password:
+      - Role the test restore of O(restore_check) connects as; it needs the right to create
+        databases (C(CREATEDB)) and to create the objects of the dump.
+      - Defaults to E(PGUSER), else libpq's default (the name of the operating system user the
+        module runs as).
+  login_db:
     description:
-      - Password of O(login_user). Passed to the client programs in their environment, never on
-        a command line.
-    type: str
-  maintenance_db:
+      - Database to connect to while creating and dropping the scratch database of
+        O(restore_check).
+      - Defaults to E(PGDATABASE), else V(postgres).
+  statement_timeout:
     description:
-      - Database to connect to while creating and dropping the scratch database.
-    type: str
-    default: postgres
+      - Milliseconds that creating or dropping the scratch database of O(restore_check) may take.
+        The restore itself and the row counts of the restored tables are bound by
+        O(restore_timeout) instead.
 notes:
   - A flipped byte inside compressed data is always found (every compressed stream carries a
     checksum). In uncompressed data (C(-Z0) archives, tar archives, plain SQL) a flipped byte is
@@ -199,7 +198,7 @@ EXAMPLES = r'''
   fleetops.runbook.backup_verify:
     path: /var/backups/postgresql/shop_*.dump
     restore_check: true
-    login_host: /var/run/postgresql
+    login_unix_socket: /var/run/postgresql
     login_user: postgres
     thresholds:
       restore_duration:
@@ -236,7 +235,7 @@ backups:
       description: Modification time, seconds since the epoch.
       type: float
     age:
-      description: Seconds since O(backups[].mtime).
+      description: Seconds since RV(backups[].mtime).
       type: float
     sha256:
       description: SHA-256 of the file (null for directories).
@@ -303,12 +302,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     finish, status_argument_spec)
+from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
+    postgres_argument_spec, validate_connection_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     ALL_CHECKS, FORMATS, ParameterError, Verifier)
 
 
 def argument_spec():
     spec = status_argument_spec()
+    spec.update(postgres_argument_spec())
     spec.update(
         path=dict(type='str', required=True),
         latest=dict(type='int', default=1),
@@ -321,19 +323,18 @@ def argument_spec():
         restore_check=dict(type='bool', default=False),
         restore_jobs=dict(type='int', default=1),
         restore_timeout=dict(type='int', default=14400),
-        login_host=dict(type='str'),
-        login_port=dict(type='int', default=5432),
-        login_user=dict(type='str'),
-        login_password=dict(type='str', no_log=True),
-        maintenance_db=dict(type='str', default='postgres'),
     )
     return spec
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    errors = validate_connection_params(module.params)
+    if errors:
+        module.fail_json(msg='; '.join(errors))
     try:
-        verifier = Verifier(module.params, check_mode=module.check_mode)
+        verifier = Verifier(module.params, check_mode=module.check_mode,
+                            run_command=module.run_command)
         report, extra = verifier.result()
     except ParameterError as exc:
         module.fail_json(msg=str(exc))

@@ -28,6 +28,7 @@ author:
   - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
   - fleetops.runbook.postgres
+  - fleetops.runbook.postgres.driver
   - fleetops.runbook.status
   - ansible.builtin.action_common_attributes
 attributes:

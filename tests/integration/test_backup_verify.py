@@ -406,7 +406,7 @@ def test_write_checksum(ansible, dumps, tmp_path):
     assert oct(sidecar.stat().st_mode & 0o777) == '0o600'
     # the directory sidecar is what sha256sum -c accepts from the parent directory
     check = subprocess.run(['sha256sum', '-c', 'shop.dir.sha256'], cwd=str(tmp_path),
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count(': OK') == len(list(directory.iterdir()))
 
@@ -430,7 +430,7 @@ def test_write_checksum_never_blesses_damage(ansible, dumps, tmp_path):
 # Test restore
 
 
-@pytest.mark.parametrize('fmt', ['custom', 'directory', 'tar', 'plain_gz'])
+@pytest.mark.parametrize('fmt', ['custom', 'directory', 'tar', 'plain', 'plain_gz'])
 def test_restore_check(ansible, dumps, fmt):
     cluster = dumps.cluster
     path = dumps.files[('bv_small', fmt)]
@@ -474,6 +474,96 @@ def test_restore_finds_wrong_counts_and_drops_scratch(ansible, dumps, tmp_path):
         "SELECT datname FROM pg_database WHERE datname LIKE 'fleetops_verify_%'") == []
 
 
+WRAPPER = """#!/bin/sh
+# records how the module started the real program, then runs it
+{{ printf '%s\\n' "$0" "$@"; echo --; }} >> {log}/args
+env | grep '^PG' | sort >> {log}/env
+echo -- >> {log}/env
+exec {real} "$@"
+"""
+
+
+def _wrapped_client_programs(tmp_path):
+    """A PATH directory whose psql and pg_restore record their arguments and PG* environment."""
+    bindir = tmp_path / 'bin'
+    log = tmp_path / 'log'
+    bindir.mkdir()
+    log.mkdir()
+    for name in ('psql', 'pg_restore'):
+        real = shutil.which(name)
+        assert real, name
+        wrapper = bindir / name
+        wrapper.write_text(WRAPPER.format(log=log, real=real))
+        wrapper.chmod(0o755)
+    return bindir, log
+
+
+def test_restore_connection_only_in_the_environment(ansible, dumps, tmp_path):
+    """The shared connection options, taken from PGHOST/PGPORT/PGUSER/PGPASSWORD as libpq
+    would, reach psql and pg_restore in their environment and never on a command line."""
+    cluster = dumps.cluster
+    bindir, log = _wrapped_client_programs(tmp_path)
+    env = dict(cluster.env())
+    env.pop('PGDATABASE')
+    env['PATH'] = os.pathsep.join([str(bindir), str(Path(sys.executable).parent),
+                                   os.environ['PATH']])
+    path = dumps.files[('bv_small', 'directory')]
+    result = ansible.module(MODULE, {'path': str(path), 'restore_check': True,
+                                     'restore_jobs': 2, 'connect_timeout': 7}, env=env)
+    assert result['status'] == 'OK', result['summary']
+    assert result['backups'][0]['restore']['rows'] == dumps.counts['bv_small']
+    args = (log / 'args').read_text()
+    programs = [block.split('\n')[0] for block in args.split('--\n') if block.strip()]
+    assert sorted(set(os.path.basename(p) for p in programs)) == ['pg_restore', 'psql']
+    for secret in (cluster.superuser_password, cluster.superuser, str(cluster.port),
+                   cluster.host):
+        assert secret not in args, secret
+    environments = [block for block in (log / 'env').read_text().split('--\n') if block]
+    assert len(environments) == len(programs)
+    for block in environments:
+        lines = block.splitlines()
+        for name in ('PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD'):
+            assert '%s=%s' % (name, env[name]) in lines, (name, lines)
+        assert 'PGSSLMODE=prefer' in lines
+        assert 'PGCONNECT_TIMEOUT=7' in lines
+        assert any(line.startswith('PGDATABASE=') for line in lines)
+    # created and dropped from the maintenance database, restored into the scratch one
+    scratch = result['backups'][0]['restore']['database']
+    assert sum('PGDATABASE=postgres' in b.splitlines() for b in environments) == 2
+    assert sum('PGDATABASE=%s' % scratch in b.splitlines() for b in environments) == 2
+    assert cluster.superuser_password not in json.dumps(result)
+
+
+def test_restore_with_module_defaults_of_the_postgres_group(ansible, dumps):
+    cluster = dumps.cluster
+    path = dumps.files[('bv_small', 'custom')]
+    result = ansible.tasks([{
+        'name': 'verify',
+        'module_defaults': {'group/fleetops.runbook.postgres': {
+            'login_unix_socket': cluster.socket_dir, 'login_port': cluster.port,
+            'login_user': cluster.superuser, 'login_password': cluster.superuser_password}},
+        MODULE: {'path': str(path), 'restore_check': True}}])
+    task = result.task('verify')
+    assert task['status'] == 'OK', task['summary']
+    assert task['backups'][0]['restore']['rows'] == dumps.counts['bv_small']
+    assert task['backups'][0]['restore']['dropped'] is True
+
+
+def test_restore_honours_ssl_mode(ansible, dumps):
+    """ssl_mode reaches the client programs: the test cluster has no SSL, so require fails."""
+    cluster = dumps.cluster
+    path = dumps.files[('bv_small', 'custom')]
+    result = ansible.module(MODULE, {
+        'path': str(path), 'restore_check': True, 'ssl_mode': 'require', 'fail_on': 'never',
+        'login_host': cluster.host, 'login_port': cluster.port,
+        'login_user': cluster.superuser, 'login_password': cluster.superuser_password})
+    assert result['status'] == 'CRITICAL', result['summary']
+    restore = [c for c in result['checks'] if c['name'] == 'restore'][0]
+    assert restore['status'] == 'CRITICAL'
+    assert 'cannot create the scratch database' in restore['message']
+    assert 'SSL' in restore['message'], restore['message']
+
+
 # --------------------------------------------------------------------------------------------
 # Base backups
 
@@ -511,6 +601,8 @@ def test_base_backup(ansible, dumps, tmp_path):
     ({'path': '{empty}', 'thresholds': {'age': {'critical': 'x'}}}, 'thresholds.age.critical'),
     ({'path': '{empty}', 'thresholds': {'speed': {'critical': 1}}}, 'unknown check'),
     ({'path': '{empty}', 'latest': -1}, 'latest: must be 0'),
+    ({'path': '{empty}', 'login_port': 70000}, 'login_port: 70000 is not a TCP port'),
+    ({'path': '{empty}', 'restore_timeout': 0}, 'restore_timeout: must be at least 1'),
 ])
 def test_bad_input(ansible, tmp_path, args, words):
     args = dict(args)

@@ -11,7 +11,6 @@ counts and the backup_verify module. The timer itself is exercised in the molecu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -94,6 +93,14 @@ def test_converge_and_idempotence(ansible, setup):
     passfile = Path(config['passfile'])
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
     assert cluster.superuser_password not in result.stdout
+    # the installed command runs on its own, with the interpreter the role names
+    command = Path(variables['postgres_backup_command'])
+    assert command.read_text().startswith('#!/usr/bin/python3\n')
+    assert stat.S_IMODE(command.stat().st_mode) == 0o755
+    checked = subprocess.run([str(command), '--check-config',
+                              variables['postgres_backup_config_file']],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_backup_run_writes_verified_dumps(ansible, setup):
@@ -107,7 +114,7 @@ def test_backup_run_writes_verified_dumps(ansible, setup):
     for dump in dumps:
         assert stat.S_IMODE(dump.stat().st_mode) == 0o600
         check = subprocess.run(['sha256sum', '-c', dump.name + '.sha256'], cwd=str(backups),
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stdout
         manifest = json.loads(Path(str(dump) + '.manifest.json').read_text())
         assert manifest['row_count_method'].startswith('exact count(*)')

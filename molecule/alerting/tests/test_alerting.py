@@ -49,7 +49,7 @@ def test_postfix_runs_and_listens_on_loopback_only(host):
 
 
 def test_main_cf_settings(host):
-    conf = dict((k.strip(), v.strip()) for k, _, v in
+    conf = dict((k.strip(), v.strip()) for k, dummy, v in
                 (line.partition('=') for line in host.check_output('postconf -n').splitlines()))
     assert conf['relayhost'] == '[localhost]:2525'
     assert conf['inet_interfaces'] == 'loopback-only'

@@ -20,7 +20,7 @@ def test_timer_enabled_and_active(host):
 
 def test_timer_fired_the_service(host):
     stamp = host.file("/run/fleetops-heartbeat")
-    for _ in range(20):
+    for dummy in range(20):
         if stamp.exists:
             break
         time.sleep(0.5)

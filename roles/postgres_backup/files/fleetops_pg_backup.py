@@ -1,12 +1,12 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Dump PostgreSQL databases, archive configuration, verify, apply retention.
 
-Installed by the fleetops.runbook.postgres_backup role and run by its systemd timer. The
-verification is the collection's own engine (the code behind the backup_verify module), installed
-next to this script by the role, so the host needs no Ansible and no database driver.
+Installed by the fleetops.runbook.postgres_backup role as fleetops-pg-backup (with a first line
+naming postgres_backup_python) and run by its systemd timer. The verification is the collection's
+own engine (the code behind the backup_verify module), installed next to this script by the role,
+so the host needs no Ansible and no database driver.
 
     fleetops-pg-backup --config /etc/fleetops/postgres_backup.json
     fleetops-pg-backup --check-config FILE     # validate a configuration, change nothing
@@ -74,6 +74,19 @@ def load_config(path):
 
 def log(message):
     print(message, flush=True)
+
+
+def run_command(args, environ_update=None, pass_fds=(), before_communicate_callback=None,
+                **dummy):
+    """What the verification engine needs of AnsibleModule.run_command, without Ansible."""
+    env = dict(os.environ, **(environ_update or {}))
+    with subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, pass_fds=pass_fds, text=True,
+                          errors='surrogateescape') as proc:
+        if before_communicate_callback is not None:
+            before_communicate_callback(proc)
+        out, err = proc.communicate()
+    return proc.returncode, out, err
 
 
 class Backup:
@@ -219,7 +232,8 @@ class Backup:
         results = []
         for path in written:
             report, extra = Verifier({'path': path, 'latest': 1, 'checksum_missing': 'critical',
-                                      'max_age': self.config['verify_max_age']}).result()
+                                      'max_age': self.config['verify_max_age']},
+                                     run_command=run_command).result()
             log('verify %s: %s' % (path, report.summary()))
             results.append({'path': path, 'status': report.status, 'summary': report.summary(),
                             'backups': extra['backups']})
