@@ -13,11 +13,10 @@ DEMO_ARGS    += -i $(PG_DEMO_DIR)/inventory.yml
 pg-server:
 	@if (command -v initdb && command -v pg_ctl) >/dev/null 2>&1 || \
 	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
-	  echo "installing postgresql-15"; \
 	  mkdir -p /etc/postgresql-common; \
 	  test -e /etc/postgresql-common/createcluster.conf || \
 	    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+	  tools/apt-install.sh postgresql-15; \
 	fi
 
 # The integration tests start their own clusters: they need the server binaries.
@@ -40,3 +39,9 @@ demo-postgres: venv pg-server
 
 demo-postgres-stop: venv
 	$(PGCLUSTER) stop $(PG_DEMO_DIR) --destroy
+
+# pg_health against check_postgres (Debian's check-postgres) and on 10,000 tables against 10.
+# Prints ratios; not part of `make test`.
+bench-postgres: venv collection pg-server
+	tools/apt-install.sh check-postgres
+	python bench/pg_health_vs_check_postgres.py

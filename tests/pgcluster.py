@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -45,7 +44,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 SUPERUSER = 'fleetops_admin'
 MONITOR_USER = 'fleetops_monitor'
@@ -397,8 +395,8 @@ class PgCluster:
         passfile = os.path.join(standby.run_dir, '.pgpass')
         fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as handle:
-            handle.write('%s:%s:*:%s:%s\n' % (self.host, self.port, self.superuser,
-                                             self.superuser_password))
+            handle.write('%s:%s:*:%s:%s\n' % (
+                self.host, self.port, self.superuser, self.superuser_password))
         standby._chown(passfile)
         args = ['-D', standby.data_dir, '-h', self.host, '-p', str(self.port),
                 '-U', self.superuser, '-R', '-X', 'stream', '--no-sync', '-c', 'fast']
@@ -462,13 +460,15 @@ def write_inventory(cluster, path, monitor=True, group='postgres'):
 
 
 DEMO_SQL = [
+    # Autovacuum is off for this table, as someone once switched it off "for the bulk load":
+    # its dead tuples pile up, and pg_health's dead_tuples check has something to show.
     "CREATE TABLE IF NOT EXISTS demo_orders (id bigserial PRIMARY KEY, customer int NOT NULL,"
-    " amount numeric(10, 2) NOT NULL, note text, created timestamptz NOT NULL DEFAULT now())",
+    " amount numeric(10, 2) NOT NULL, note text, created timestamptz NOT NULL DEFAULT now())"
+    " WITH (autovacuum_enabled = false)",
     "INSERT INTO demo_orders (customer, amount, note) SELECT g % 977, (g % 5000) / 7.0,"
-    " repeat('x', 40) FROM generate_series(1, 60000) g",
+    " repeat('x', 40) FROM generate_series(1, 150000) g",
     "CREATE INDEX IF NOT EXISTS demo_orders_customer ON demo_orders (customer)",
-    # Dead tuples that autovacuum has not cleaned yet: something for the bloat check to show.
-    "UPDATE demo_orders SET note = 'updated' WHERE id % 4 = 0",
+    "UPDATE demo_orders SET note = 'updated' WHERE id % 2 = 0",
     "ANALYZE demo_orders",
     "CREATE SEQUENCE IF NOT EXISTS demo_ticket_seq AS integer MAXVALUE 100000",
     "SELECT setval('demo_ticket_seq', 42000)",
@@ -487,7 +487,7 @@ def load_demo(cluster):
                     cur.execute(sql)
                 # The monitoring role reads sequences only where it is granted (see pg_health).
                 cur.execute('GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %s' % cluster.monitor_user)
-            for _ in range(20):
+            for dummy in range(20):
                 cur.execute('SELECT customer, sum(amount) FROM demo_orders WHERE customer = %s '
                             'GROUP BY customer', (secrets.randbelow(977),))
             cur.execute('SELECT count(*) FROM demo_orders o1 JOIN demo_orders o2 USING (customer) '

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  login_host:
+    description:
+      - Host name or IP address of the PostgreSQL server, or a directory holding its unix socket.
+      - Defaults to the E(PGHOST) environment variable; when neither is set, libpq's default
+        (the local unix socket) is used.
+    type: str
+  login_port:
+    description:
+      - TCP port of the server (also the number in the unix socket's file name).
+      - Defaults to E(PGPORT), else 5432.
+    type: int
+  login_user:
+    description:
+      - Role to log in as. A member of C(pg_monitor) that is not a superuser is enough for the
+        checks; see each module for what that role sees.
+      - Defaults to E(PGUSER), else libpq's default (the name of the operating system user the
+        module runs as).
+    type: str
+  login_password:
+    description:
+      - Password of O(login_user). Defaults to E(PGPASSWORD); libpq also reads C(~/.pgpass).
+      - Never logged and never returned.
+    type: str
+  login_db:
+    description:
+      - Database to connect to. Cluster-wide checks see every database from it; checks of tables
+        and sequences look at this database only.
+      - Defaults to E(PGDATABASE), else V(postgres).
+    type: str
+  login_unix_socket:
+    description:
+      - Directory of the server's unix socket. Takes precedence over O(login_host).
+    type: path
+  ssl_mode:
+    description:
+      - libpq's C(sslmode) for the connection.
+    type: str
+    default: prefer
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description:
+      - File with the certificate authorities that sign the server certificate (libpq's
+        C(sslrootcert)). Used with O(ssl_mode=verify-ca) and O(ssl_mode=verify-full).
+    type: path
+  connect_timeout:
+    description:
+      - Seconds to wait for the connection, authentication included. A server that does not
+        answer in time is reported unavailable.
+    type: int
+    default: 10
+  statement_timeout:
+    description:
+      - Milliseconds any one statement may run. Applied to every statement of the run, in the
+        connection's startup packet; a check whose query is cancelled reports V(UNKNOWN) with the
+        reason and the other checks go on.
+    type: int
+    default: 10000
+requirements:
+  - psycopg2 (C(pip install psycopg2-binary) or Debian's C(python3-psycopg2)), or psycopg 3,
+    on the managed host.
+notes:
+  - All queries of one run share one connection and run in one read-only transaction (the session
+    has C(default_transaction_read_only) on); the connection's C(application_name) names the
+    module, so it is easy to find in C(pg_stat_activity).
+  - Use module_defaults with the action group C(fleetops.runbook.postgres) to set the connection
+    once for every PostgreSQL module of a play.
+'''

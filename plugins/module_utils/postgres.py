@@ -1,0 +1,321 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Connection handling shared by the PostgreSQL modules of fleetops.runbook.
+
+One argument_spec (:func:`postgres_argument_spec`, documented once in the ``fleetops.runbook.postgres``
+doc fragment), one way to connect (:class:`PgSession`). A session is one connection with
+``statement_timeout`` and ``default_transaction_read_only`` set in the startup packet, so every
+statement of a module run shares them; checks run inside one read-only transaction, each under a
+savepoint, so a check that fails (no privilege, timeout) does not spoil the others.
+
+psycopg2 is used when installed, else psycopg 3.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import decimal
+import time
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+DRIVER = None
+DRIVER_IMPORT_ERROR = None
+try:
+    import psycopg2 as _driver
+    DRIVER = 'psycopg2'
+except ImportError:
+    try:
+        import psycopg as _driver
+        DRIVER = 'psycopg'
+    except ImportError:
+        _driver = None
+        DRIVER_IMPORT_ERROR = traceback.format_exc()
+
+SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']
+DEFAULT_DB = 'postgres'
+
+# SQLSTATEs a check can meet that mean "could not measure", not "module failure".
+INSUFFICIENT_PRIVILEGE = '42501'
+QUERY_CANCELED = '57014'
+LOCK_NOT_AVAILABLE = '55P03'
+OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'
+UNDEFINED_TABLE = '42P01'
+UNDEFINED_FUNCTION = '42883'
+UNDEFINED_COLUMN = '42703'
+
+
+def postgres_argument_spec():
+    """Connection options of every PostgreSQL module (extend it with ``argument_spec.update``)."""
+    return dict(
+        login_host=dict(type='str', fallback=(env_fallback, ['PGHOST'])),
+        login_port=dict(type='int', fallback=(env_fallback, ['PGPORT'])),
+        login_user=dict(type='str', fallback=(env_fallback, ['PGUSER'])),
+        login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PGPASSWORD'])),
+        login_db=dict(type='str', fallback=(env_fallback, ['PGDATABASE'])),
+        login_unix_socket=dict(type='path'),
+        ssl_mode=dict(type='str', default='prefer', choices=SSL_MODES),
+        ca_cert=dict(type='path'),
+        connect_timeout=dict(type='int', default=10),
+        statement_timeout=dict(type='int', default=10000),
+    )
+
+
+def ensure_driver(module):
+    """Fail with install instructions when neither psycopg2 nor psycopg 3 can be imported."""
+    if DRIVER is None:
+        module.fail_json(msg=missing_required_lib('psycopg2 (or psycopg 3)'),
+                         exception=DRIVER_IMPORT_ERROR)
+
+
+def validate_connection_params(params):
+    """Messages naming the parameter for connection options Ansible's types do not catch."""
+    errors = []
+    port = params.get('login_port')
+    if port is not None and not 1 <= port <= 65535:
+        errors.append('login_port: %d is not a TCP port (1-65535)' % port)
+    if params.get('connect_timeout') is not None and params['connect_timeout'] < 1:
+        errors.append('connect_timeout: must be at least 1 second, got %d' % params['connect_timeout'])
+    if params.get('statement_timeout') is not None and params['statement_timeout'] < 1:
+        errors.append('statement_timeout: must be at least 1 millisecond, got %d'
+                      % params['statement_timeout'])
+    if params.get('login_db') == '':
+        errors.append('login_db: must not be empty')
+    return errors
+
+
+class ConnectFailure(Exception):
+    """The server could not be reached or refused us; ``kind`` says how."""
+
+    def __init__(self, kind, message):
+        super(ConnectFailure, self).__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class QueryFailure(Exception):
+    """A statement failed; ``sqlstate`` and a short ``reason`` a report can show."""
+
+    def __init__(self, sqlstate, message):
+        super(QueryFailure, self).__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+
+    @property
+    def reason(self):
+        if self.sqlstate == QUERY_CANCELED:
+            return 'query cancelled after statement_timeout: %s' % self.message
+        if self.sqlstate == INSUFFICIENT_PRIVILEGE:
+            return 'insufficient privilege: %s' % self.message
+        return self.message
+
+
+def _first_line(text):
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else str(text)
+
+
+def _classify_connect_error(message):
+    lowered = message.lower()
+    if 'password authentication failed' in lowered or 'no password supplied' in lowered \
+            or 'authentication failed' in lowered or 'no pg_hba.conf entry' in lowered:
+        return 'authentication'
+    if 'database' in lowered and 'does not exist' in lowered:
+        return 'no_database'
+    if 'timeout expired' in lowered or 'timed out' in lowered:
+        return 'timeout'
+    if 'connection refused' in lowered or 'no such file or directory' in lowered:
+        return 'refused'
+    if 'could not translate host name' in lowered or 'name or service not known' in lowered:
+        return 'unresolvable'
+    if 'ssl' in lowered or 'certificate' in lowered:
+        return 'ssl'
+    return 'other'
+
+
+def _plain(value):
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, memoryview):
+        return value.tobytes().decode('utf-8', 'replace')
+    return value
+
+
+class PgSession:
+    """One connection to PostgreSQL for one module run."""
+
+    def __init__(self, module, application_name='fleetops.runbook', read_only=True):
+        self.module = module
+        self.params = module.params
+        self.application_name = application_name
+        self.read_only = read_only
+        self.conn = None
+        self.connect_ms = None
+        self.server_version = None
+        self._savepoint = 0
+        self._in_transaction = False
+
+    # ---- connecting -------------------------------------------------------------------------
+    def target(self):
+        """What we connect to, for messages (never the password)."""
+        p = self.params
+        host = p.get('login_unix_socket') or p.get('login_host') or '(libpq default)'
+        port = p.get('login_port') or 5432
+        return '%s:%s/%s' % (host, port, p.get('login_db') or DEFAULT_DB)
+
+    def conninfo(self):
+        p = self.params
+        options = ['-c statement_timeout=%d' % p['statement_timeout']]
+        if self.read_only:
+            options.append('-c default_transaction_read_only=on')
+        kwargs = dict(
+            host=p.get('login_unix_socket') or p.get('login_host'),
+            port=p.get('login_port'),
+            user=p.get('login_user'),
+            password=p.get('login_password'),
+            dbname=p.get('login_db') or DEFAULT_DB,
+            sslmode=p.get('ssl_mode'),
+            sslrootcert=p.get('ca_cert'),
+            connect_timeout=p['connect_timeout'],
+            application_name=self.application_name,
+            options=' '.join(options),
+        )
+        return dict((k, v) for k, v in kwargs.items() if v is not None)
+
+    def scrub(self, text):
+        """``text`` with the password masked, whatever a driver put into it."""
+        text = str(text)
+        password = self.params.get('login_password')
+        if password:
+            text = text.replace(password, '********')
+        return text
+
+    def connect(self):
+        """Open the connection; raises ConnectFailure. Returns the connect time in ms."""
+        started = time.monotonic()
+        try:
+            self.conn = _driver.connect(**self.conninfo())
+        except _driver.Error as exc:
+            message = self.scrub(' '.join(str(exc).split()))
+            raise ConnectFailure(_classify_connect_error(message), message)
+        self.connect_ms = (time.monotonic() - started) * 1000.0
+        self.conn.autocommit = True
+        if DRIVER == 'psycopg2':
+            self.server_version = self.conn.server_version
+        else:
+            self.server_version = self.conn.info.server_version
+        return self.connect_ms
+
+    def close(self):
+        if self.conn is None:
+            return
+        try:
+            if self._in_transaction:
+                self._execute('ROLLBACK')
+        except Exception:  # pylint: disable=broad-except
+            pass
+        try:
+            self.conn.close()
+        finally:
+            self.conn = None
+            self._in_transaction = False
+
+    # ---- statements -------------------------------------------------------------------------
+    def _execute(self, sql, args=None):
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql, args)
+            if cursor.description is None:
+                return []
+            names = [col[0] for col in cursor.description]
+            return [dict(zip(names, [_plain(v) for v in row])) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def _failure(self, exc):
+        sqlstate = getattr(exc, 'pgcode', None) or getattr(exc, 'sqlstate', None)
+        message = self.scrub(_first_line(exc))
+        return QueryFailure(sqlstate, message)
+
+    def begin(self, read_only=True):
+        """Start the transaction every check of the run shares."""
+        self._execute('BEGIN READ ONLY' if read_only else 'BEGIN READ WRITE')
+        self._in_transaction = True
+
+    def commit(self):
+        if self._in_transaction:
+            self._execute('COMMIT')
+            self._in_transaction = False
+
+    def query(self, sql, args=None):
+        """Rows as dicts; raises QueryFailure. Inside a transaction, a failure is rolled back to
+        a savepoint so the transaction stays usable for the next check."""
+        savepoint = None
+        if self._in_transaction:
+            self._savepoint += 1
+            savepoint = 'fleetops_%d' % self._savepoint
+            self._execute('SAVEPOINT %s' % savepoint)
+        try:
+            rows = self._execute(sql, args)
+        except _driver.Error as exc:
+            failure = self._failure(exc)
+            if savepoint:
+                try:
+                    self._execute('ROLLBACK TO SAVEPOINT %s' % savepoint)
+                except _driver.Error:
+                    self._in_transaction = False
+            raise failure
+        if savepoint:
+            self._execute('RELEASE SAVEPOINT %s' % savepoint)
+        return rows
+
+    def one(self, sql, args=None):
+        rows = self.query(sql, args)
+        return rows[0] if rows else {}
+
+    def run_write(self, sql, args=None):
+        """One statement in its own read-write transaction (after the read-only one ended)."""
+        self.commit()
+        try:
+            self._execute('BEGIN READ WRITE')
+            self._in_transaction = True
+            rows = self._execute(sql, args)
+            self._execute('COMMIT')
+            self._in_transaction = False
+            return rows
+        except _driver.Error as exc:
+            failure = self._failure(exc)
+            try:
+                self._execute('ROLLBACK')
+            except _driver.Error:
+                pass
+            self._in_transaction = False
+            raise failure
+
+
+def connection_failure_message(session, failure):
+    """A one-line reason for an unavailable server, naming what was tried."""
+    hints = {
+        'authentication': 'check login_user and login_password (and pg_hba.conf)',
+        'timeout': 'no answer within connect_timeout (%ss)' % session.params['connect_timeout'],
+        'refused': 'is the server running and listening there?',
+        'unresolvable': 'check login_host',
+        'ssl': 'check ssl_mode and ca_cert',
+    }
+    message = 'cannot connect to %s: %s' % (session.target(), failure.message)
+    if failure.kind in hints:
+        message += ' (%s)' % hints[failure.kind]
+    return message
+
+
+def with_range(message, status, thresholds):
+    """``message`` with the range it broke, as the status model's own messages say it."""
+    if status == 'CRITICAL' and thresholds.critical is not None:
+        return '%s (critical %s)' % (message, thresholds.critical.text)
+    if status == 'WARNING' and thresholds.warning is not None:
+        return '%s (warning %s)' % (message, thresholds.warning.text)
+    return message

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.fleetops.runbook.plugins.modules import pg_health, slow_queries
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
+
+
+class FakeModule:
+    def __init__(self, **params):
+        self.params = dict(thresholds={}, table_limit=20, table_min_size=0, checks=pg_health.CHECKS,
+                           login_host=None, login_port=None, login_user=None,
+                           login_password=None, login_db=None, login_unix_socket=None,
+                           ssl_mode='prefer', ca_cert=None, connect_timeout=10,
+                           statement_timeout=1000, fail_on='critical')
+        self.params.update(params)
+
+
+def make_health(**params):
+    health = pg_health.PgHealth(FakeModule(**params))
+    health.thresholds = parse_thresholds({}, pg_health.DEFAULT_THRESHOLDS)
+    return health
+
+
+def test_defaults_parse_and_follow_the_runbook():
+    parsed = parse_thresholds({}, pg_health.DEFAULT_THRESHOLDS)
+    # The runbook: database connection normal below 500 ms, danger above 1 s.
+    assert parsed['connection_time'].warning.text == '500'
+    assert parsed['connection_time'].critical.text == '1000'
+    assert parsed['connection_time'].judge(499) == 'OK'
+    assert parsed['connection_time'].judge(700) == 'WARNING'
+    assert parsed['connection_time'].judge(1500) == 'CRITICAL'
+    # Ratios alert from below.
+    assert parsed['cache_hit_ratio'].judge(85) == 'WARNING'
+    assert parsed['cache_hit_ratio'].judge(70) == 'CRITICAL'
+    assert parsed['wal_receiver'].judge(0) == 'WARNING'
+    assert parsed['replication_slots_inactive'].judge(1) == 'WARNING'
+    assert parsed['archive_failing'].judge(1) == 'CRITICAL'
+
+
+def test_every_check_has_a_method():
+    for name in pg_health.CHECKS[1:]:
+        assert callable(getattr(pg_health.PgHealth, 'check_' + name))
+
+
+def test_add_targets_lists_alerting_targets_only():
+    health = make_health()
+    health.add_targets('sequence_usage', [
+        dict(target='a', value=10.0), dict(target='b', value=96.0), dict(target='c', value=88.0)],
+        'percent')
+    got = [(c['target'], c['status']) for c in health.report.checks]
+    assert got == [('b', 'CRITICAL'), ('c', 'WARNING')]
+
+
+def test_add_targets_shows_the_worst_when_all_ok():
+    health = make_health()
+    health.add_targets('sequence_usage', [dict(target='a', value=10.0), dict(target='b', value=40.0)],
+                       'percent')
+    assert [(c['target'], c['value']) for c in health.report.checks] == [('b', 40.0)]
+    health = make_health()
+    health.add_targets('cache_hit_ratio', [dict(target='x', value=99.5), dict(target='y', value=97.0)],
+                       'percent', worse='lower')
+    assert [c['target'] for c in health.report.checks] == ['y']
+
+
+def test_add_targets_keeps_forced_status():
+    health = make_health()
+    health.add_targets('cache_hit_ratio', [dict(target='quiet', value=20.0, status='OK',
+                                                message='too few to judge')], 'percent',
+                       worse='lower')
+    assert health.report.checks[0]['status'] == 'OK'
+    assert health.report.checks[0]['message'] == 'too few to judge'
+
+
+@pytest.mark.parametrize('value, text', [(0, '0 B'), (1536, '1.5 KiB'), (5 * 1024 ** 3, '5.0 GiB')])
+def test_fmt_bytes(value, text):
+    assert pg_health._fmt_bytes(value) == text
+
+
+def test_slow_queries_defaults_follow_the_runbook():
+    parsed = parse_thresholds({}, slow_queries.DEFAULT_THRESHOLDS)
+    # The runbook alerts when more than five statements average over one second.
+    assert parsed['slow_statements'].judge(5) == 'OK'
+    assert parsed['slow_statements'].judge(6) == 'WARNING'
+    assert parsed['running_statements'].judge(1) == 'WARNING'
+    assert slow_queries.ORDER_COLUMNS == {'mean_time': 'mean_ms', 'total_time': 'total_ms',
+                                          'calls': 'calls'}
