@@ -75,8 +75,22 @@ def make_cert(common_name='www.example.test', days_left=90, days_valid=None, nam
                .not_valid_before(not_before)
                .not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if sans:
+    if sans and not ca:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    # The extensions strict verifiers (the CA/Browser Forum profile) insist on.
+    builder = builder.add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    signer_public = (issuer.key if issuer else key).public_key()
+    builder = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_public), critical=False)
+    builder = builder.add_extension(x509.KeyUsage(
+        digital_signature=not ca, content_commitment=False,
+        key_encipherment=not ca and isinstance(key, rsa.RSAPrivateKey), data_encipherment=False,
+        key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False,
+        decipher_only=False), critical=True)
+    if not ca:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     signer = issuer.key if issuer else key
     cert = builder.sign(signer, hash_algorithm or hashes.SHA256())
     return Cert(key, cert)
