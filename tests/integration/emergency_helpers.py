@@ -83,3 +83,13 @@ def tree(root):
             path = os.path.join(base, name)
             out[path] = os.path.getsize(path)
     return out
+
+
+def failures(result):
+    """The failed tasks of a run, for assertion messages."""
+    out = []
+    for task in result.tasks:
+        for host, res in task['hosts'].items():
+            if res.get('failed') or res.get('unreachable'):
+                out.append('%s on %s: %s' % (task['task']['name'], host, str(res.get('msg'))[:1500]))
+    return '\n'.join(out) or repr(result)

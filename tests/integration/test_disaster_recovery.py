@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .emergency_helpers import backup_now, counts, databases, make_shop, write_inventory
+from .emergency_helpers import backup_now, counts, databases, failures, make_shop, write_inventory
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'disaster_recovery.yml'
@@ -75,7 +75,7 @@ def test_check_mode_changes_nothing(ansible, bed):
     cluster = bed['cluster']
     before = databases(cluster)
     result = run(ansible, bed, check=True, disaster_recovery_target_database='dr_shop_check')
-    assert result.rc == 0, result
+    assert result.rc == 0, failures(result)
     assert databases(cluster) == before
 
 
@@ -84,7 +84,7 @@ def test_destroyed_database_comes_back_with_rto_and_rpo(ansible, bed):
     cluster.execute('DROP DATABASE %s WITH (FORCE)' % DB)
     assert DB not in databases(cluster)
     result = run(ansible, bed)
-    assert result.rc == 0, result
+    assert result.rc == 0, failures(result)
     assert counts(cluster, DB) == {'public.orders': 1234, 'crm.leads': 77}
 
     choice = result.task('Choose the newest backup that passed')['ansible_facts'][
@@ -116,7 +116,7 @@ def test_replacing_the_live_database_keeps_it(ansible, bed):
     cluster = bed['cluster']
     cluster.execute('DELETE FROM orders WHERE id > 1000', dbname=DB)
     result = run(ansible, bed, disaster_recovery_replace_live=True)
-    assert result.rc == 0, result
+    assert result.rc == 0, failures(result)
     replaced = result.task('Restore the backup, verified against its manifest')['replaced_as']
     assert replaced.startswith('dr_shop_replaced_') and replaced in databases(cluster)
     assert counts(cluster, replaced)['public.orders'] == 1000
