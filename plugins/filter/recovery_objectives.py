@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: recovery_objectives
+short_description: Measure a recovery's RTO and RPO against their targets, in the status model
+version_added: 0.1.0
+description:
+  - The recovery time (RTO) is the time from O(_input), when the recovery started, to O(verified),
+    when the recovered service was verified.
+  - The recovery point (RPO) is the data lost, the time from the backup (O(backup_time)) to the
+    incident (O(incident_time)), or to O(verified) when no incident time is given.
+  - Each is a check of the status model, V(CRITICAL) when it exceeds its target. The runbook's
+    targets are four hours and one hour.
+author:
+  - fleetops.runbook maintainers (@fleetops)
+options:
+  _input:
+    description: When the recovery started, in seconds since the epoch or as an ISO 8601 time.
+    type: raw
+    required: true
+  verified:
+    description: When the recovery was verified (seconds since the epoch or ISO 8601).
+    type: raw
+    required: true
+  backup_time:
+    description: When the restored backup was taken (seconds since the epoch or ISO 8601).
+    type: raw
+    required: true
+  incident_time:
+    description: When the data was lost (seconds since the epoch or ISO 8601); empty for O(verified).
+    type: raw
+  rto_target:
+    description: The recovery time objective (seconds, or a number with s, m, h, d).
+    type: raw
+    default: 4h
+  rpo_target:
+    description: The recovery point objective (seconds, or a number with s, m, h, d).
+    type: raw
+    default: 1h
+'''
+
+EXAMPLES = r'''
+- name: Measure the recovery
+  ansible.builtin.set_fact:
+    objectives: >-
+      {{ started | fleetops.runbook.recovery_objectives(verified=now().timestamp(),
+         backup_time=restore.backup_time, incident_time='2025-01-19T09:40:00+00:00') }}
+'''
+
+RETURN = r'''
+_value:
+  description: The status-model result with C(rto_seconds), C(rpo_seconds) and the targets in seconds.
+  type: dict
+'''
+
+import datetime
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
+    CheckReport, parse_thresholds)
+from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
+    ParameterError, parse_duration)
+
+
+def _human(seconds):
+    seconds = float(seconds)
+    if abs(seconds) < 120:
+        return '%.1f s' % seconds
+    if abs(seconds) < 7200:
+        return '%.1f min' % (seconds / 60)
+    return '%.2f h' % (seconds / 3600)
+
+
+def to_epoch(value, name):
+    if value is None or value == '':
+        return None
+    if isinstance(value, bool):
+        raise AnsibleFilterError('recovery_objectives: %s: %r is not a time' % (name, value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+    except ValueError:
+        raise AnsibleFilterError('recovery_objectives: %s: %r is neither seconds since the epoch '
+                                 'nor an ISO 8601 time such as 2025-01-19T09:40:00+00:00'
+                                 % (name, value))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+    return stamp.timestamp()
+
+
+def objectives(started, verified, backup_time, incident_time=None, rto_target='4h',
+               rpo_target='1h'):
+    start = to_epoch(started, 'started')
+    done = to_epoch(verified, 'verified')
+    backup = to_epoch(backup_time, 'backup_time')
+    incident = to_epoch(incident_time, 'incident_time')
+    if start is None or done is None or backup is None:
+        raise AnsibleFilterError('recovery_objectives: started, verified and backup_time are needed')
+    try:
+        rto_limit = parse_duration(rto_target, 'rto_target')
+        rpo_limit = parse_duration(rpo_target, 'rpo_target')
+    except ParameterError as exc:
+        raise AnsibleFilterError('recovery_objectives: %s' % exc)
+    thresholds = parse_thresholds({}, {
+        'rto': {'critical': '~:%d' % rto_limit}, 'rpo': {'critical': '~:%d' % rpo_limit}})
+    point = incident if incident is not None else done
+    rto = max(done - start, 0.0)
+    rpo = point - backup
+    report = CheckReport('recovery_objectives')
+    check = report.add('rto', round(rto, 3), unit='seconds', thresholds=thresholds['rto'])
+    check['message'] = 'recovery took %s (target %s)%s' % (
+        _human(rto), _human(rto_limit), '' if check['status'] == 'OK' else ': RTO missed')
+    check = report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'])
+    check['message'] = 'the backup is %s older than %s (target %s)%s' % (
+        _human(rpo), 'the incident' if incident is not None else 'the recovery', _human(rpo_limit),
+        '' if check['status'] == 'OK' else ': RPO missed')
+    out = report.result()
+    out.update(rto_seconds=round(rto, 3), rpo_seconds=round(rpo, 3), rto_target_seconds=rto_limit,
+               rpo_target_seconds=rpo_limit, met=out['status'] == 'OK')
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'recovery_objectives': objectives}

@@ -1,0 +1,372 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: db_restore
+short_description: Restore a PostgreSQL dump into a database, verified, without ever dropping a live one
+version_added: 0.1.0
+description:
+  - Restores a C(pg_dump) backup (custom, directory, tar, plain or gzipped plain) into O(database)
+    on a PostgreSQL server and proves the restore by counting every table's rows against the
+    backup's JSON manifest (as the P(fleetops.runbook.postgres_backup#role) role writes it), or
+    against the counts read from the dump.
+  - The dump is restored into a staging database first. Only when the counts match does the staging
+    database take the name O(database); a failed restore never touches O(database).
+  - When O(database) already exists it is a live database, and the module refuses before changing
+    anything, unless O(replace_existing=true). Even then it is never dropped; its sessions are ended
+    and it is renamed to C(<database>_replaced_<timestamp>), so it can still be looked at.
+  - The result speaks the status model of this collection (checks C(restore_duration) and
+    C(restore_rows)), so it goes into a fleet report as it is.
+author:
+  - fleetops.runbook maintainers (@fleetops)
+requirements:
+  - psql and pg_restore on the managed host (PATH or C(/usr/lib/postgresql/*/bin)).
+extends_documentation_fragment:
+  - fleetops.runbook.status
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks the backup, the server and the target, and returns what it would do.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  path:
+    description: The backup file (or directory dump) to restore.
+    type: path
+    required: true
+  database:
+    description: Name of the database the backup becomes.
+    type: str
+    required: true
+  replace_existing:
+    description:
+      - Allow O(database) to exist already. It is renamed aside (never dropped) once the restored
+        copy is verified; its open sessions are ended first.
+    type: bool
+    default: false
+  verify_rows:
+    description:
+      - Compare the restored row counts with the manifest (or the counts in the dump); a difference
+        is V(CRITICAL) and the restored copy does not take the name O(database).
+    type: bool
+    default: true
+  jobs:
+    description: Parallel jobs for pg_restore (custom and directory archives).
+    type: int
+    default: 2
+  timeout:
+    description: Seconds after which the restore is abandoned.
+    type: int
+    default: 14400
+  thresholds:
+    description:
+      - Warning and critical ranges of the V(restore_duration) check, in seconds.
+      - The default critical range V(~:14400) is the four-hour recovery time objective.
+    type: dict
+    default: {}
+  login_host:
+    description: The server, a host name or a unix socket directory.
+    type: str
+    required: true
+  login_port:
+    description: Port of the server.
+    type: int
+    default: 5432
+  login_user:
+    description: Role to connect as; it must be allowed to create (and rename) databases.
+    type: str
+  login_password:
+    description: Password of O(login_user); given to the client programs in their environment only.
+    type: str
+  maintenance_db:
+    description: Database to connect to while creating and renaming databases.
+    type: str
+    default: postgres
+notes:
+  - The staging database of a failed restore is dropped; it never held anything but the failed
+    restore. Nothing else is ever dropped.
+seealso:
+  - module: fleetops.runbook.backup_verify
+  - module: fleetops.runbook.pg_health
+'''
+
+EXAMPLES = r'''
+- name: Restore the chosen dump into a new database next to the damaged one
+  fleetops.runbook.db_restore:
+    path: /var/backups/postgresql/shop_20250119T030000Z.dump
+    database: shop_restored
+    login_host: /var/run/postgresql
+    login_user: postgres
+  become: true
+  become_user: postgres
+
+- name: Put the backup in place of the live database (the old one is kept, renamed)
+  fleetops.runbook.db_restore:
+    path: /var/backups/postgresql/shop_20250119T030000Z.dump
+    database: shop
+    replace_existing: true
+    login_host: 127.0.0.1
+    login_user: admin
+    login_password: "{{ vault_pg_admin_password }}"
+'''
+
+RETURN = r'''
+database:
+  description: The database the backup now lives in (O(database)), or null when nothing was restored.
+  returned: always
+  type: str
+path:
+  description: The restored backup.
+  returned: always
+  type: str
+seconds:
+  description: How long the restore and the verification took.
+  returned: when a restore ran
+  type: float
+rows:
+  description: Row count of every restored table.
+  returned: when a restore ran
+  type: dict
+  sample: {"public.orders": 20000}
+mismatches:
+  description: Tables whose restored count differs from the expected one.
+  returned: always
+  type: list
+  elements: str
+compared_with:
+  description: What the counts were compared with.
+  returned: when a restore ran
+  type: str
+replaced_as:
+  description: The name the previous O(database) was renamed to, or null.
+  returned: always
+  type: str
+backup_time:
+  description:
+    - When the backup's snapshot was taken (the manifest's C(started_at)), else the file's
+      modification time, in seconds since the epoch; the recovery point.
+  returned: always
+  type: float
+plan:
+  description: What the module does, or would do in check mode, step by step.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import datetime
+import os
+import re
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
+    CRITICAL, CheckReport, finish, parse_thresholds, status_argument_spec)
+from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
+    BackupResult, RestoreCheck, RestoreUnavailable, load_manifest, quote_ident)
+from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
+
+NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')
+DEFAULT_THRESHOLDS = {'restore_duration': {'warning': None, 'critical': '~:14400'}}
+
+
+def literal(text):
+    return "'%s'" % text.replace("'", "''")
+
+
+def backup_time(path):
+    """The recovery point of a backup: its manifest's snapshot time, else its mtime."""
+    try:
+        manifest, dummy = load_manifest(path)
+    except (IOError, OSError, ValueError):
+        manifest = None
+    if manifest and manifest.get('started_at'):
+        try:
+            return datetime.datetime.fromisoformat(manifest['started_at']).timestamp()
+        except ValueError:
+            pass
+    return os.stat(path).st_mtime
+
+
+class Restorer(RestoreCheck):
+    """Restore into a staging database, verify, then give it the target's name."""
+
+    def __init__(self, module):
+        params = dict(module.params, restore_timeout=module.params['timeout'],
+                      restore_jobs=module.params['jobs'])
+        super(Restorer, self).__init__(params)
+        self.module = module
+        self.target = module.params['database']
+        self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d%H%M%S')
+        self.plan = []
+
+    def exists(self, name):
+        out = self._psql(self.maintenance_db, 'SELECT count(*) FROM pg_database WHERE datname = %s'
+                         % literal(name))
+        return out.strip() == '1'
+
+    def sessions(self, name):
+        out = self._psql(self.maintenance_db, 'SELECT count(*) FROM pg_stat_activity WHERE '
+                         'datname = %s AND pid <> pg_backend_pid()' % literal(name))
+        return int(out.strip() or 0)
+
+    def _name(self, suffix):
+        base = self.target[:63 - len(suffix) - len(self.stamp) - 2]
+        return '%s_%s_%s' % (base, suffix, self.stamp)
+
+    def run(self, backup):
+        params = self.module.params
+        result = {'database': None, 'path': backup.path, 'mismatches': [], 'replaced_as': None,
+                  'backup_time': backup_time(backup.path), 'plan': self.plan, 'changed': False}
+        exists = self.exists(self.target)
+        if exists and not params['replace_existing']:
+            self.module.fail_json(
+                msg='database: %s already exists on %s:%s (%d open sessions) and may be live; '
+                    'nothing was changed. Restore into a new database name, or set '
+                    'replace_existing=true to rename the existing one aside (it is never '
+                    'dropped)' % (self.target, params['login_host'], params['login_port'],
+                                  self.sessions(self.target)), **result)
+        staging = self._name('restoring')
+        self.plan.append('create the staging database %s' % staging)
+        self.plan.append('restore %s into it' % backup.path)
+        if params['verify_rows']:
+            self.plan.append('compare its row counts with the manifest or the dump')
+        replaced = self._name('replaced') if exists else None
+        if replaced:
+            self.plan.append('end the sessions of %s and rename it to %s' % (self.target, replaced))
+        self.plan.append('rename %s to %s' % (staging, self.target))
+        if self.module.check_mode:
+            result.update(changed=True, replaced_as=replaced)
+            return result, None
+
+        started = time.monotonic()
+        self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(staging))
+        result['changed'] = True
+        try:
+            self._load(backup, staging)
+            if params['verify_rows']:
+                expected, source = self._expected_rows(backup)
+                counts = self._count(staging, sorted(expected)) if expected else {}
+                result['rows'] = counts
+                result['compared_with'] = source
+                for table in sorted(expected):
+                    if counts.get(table) != expected[table]:
+                        result['mismatches'].append('%s: %s restored, %s expected' % (
+                            table, counts.get(table), expected[table]))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            self._drop(staging)
+            result['seconds'] = round(time.monotonic() - started, 3)
+            return result, 'restore of %s failed, %s was not touched: %s' % (
+                backup.path, self.target, str(exc)[-1500:])
+        if result['mismatches']:
+            self._drop(staging)
+            result['seconds'] = round(time.monotonic() - started, 3)
+            return result, None
+        if replaced:
+            self._psql(self.maintenance_db, 'ALTER DATABASE %s WITH ALLOW_CONNECTIONS false'
+                       % quote_ident(self.target))
+            self._psql(self.maintenance_db, 'SELECT pg_terminate_backend(pid) FROM '
+                       'pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()'
+                       % literal(self.target))
+            self._psql(self.maintenance_db, 'ALTER DATABASE %s RENAME TO %s' % (
+                quote_ident(self.target), quote_ident(replaced)))
+            self._psql(self.maintenance_db, 'ALTER DATABASE %s WITH ALLOW_CONNECTIONS true'
+                       % quote_ident(replaced))
+            result['replaced_as'] = replaced
+        self._psql(self.maintenance_db, 'ALTER DATABASE %s RENAME TO %s' % (
+            quote_ident(staging), quote_ident(self.target)))
+        result['database'] = self.target
+        result['seconds'] = round(time.monotonic() - started, 3)
+        return result, None
+
+
+def main():
+    spec = status_argument_spec()
+    spec.update(
+        path=dict(type='path', required=True),
+        database=dict(type='str', required=True),
+        replace_existing=dict(type='bool', default=False),
+        verify_rows=dict(type='bool', default=True),
+        jobs=dict(type='int', default=2),
+        timeout=dict(type='int', default=14400),
+        thresholds=dict(type='dict', default={}),
+        login_host=dict(type='str', required=True),
+        login_port=dict(type='int', default=5432),
+        login_user=dict(type='str'),
+        login_password=dict(type='str', no_log=True),
+        maintenance_db=dict(type='str', default='postgres'),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    if not NAME_RE.match(params['database']):
+        module.fail_json(msg='database: %r is not a plain database name (letters, digits, _, $ '
+                             'and -, at most 63)' % params['database'])
+    if params['jobs'] < 1 or params['timeout'] < 1:
+        module.fail_json(msg='jobs and timeout: must be at least 1')
+    try:
+        thresholds = parse_thresholds(params['thresholds'], DEFAULT_THRESHOLDS)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    path = params['path'].rstrip('/') or '/'
+    if not os.path.exists(path):
+        module.fail_json(msg='path: %s does not exist' % path)
+    backup = BackupResult(path)
+    try:
+        backup.format = pg_archive.detect_format(path)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='path: %s cannot be read: %s' % (path, exc.strerror or exc))
+    if backup.format in (None, 'basebackup'):
+        module.fail_json(msg='path: %s is not a pg_dump backup this module can restore (found: %s)'
+                         % (path, backup.format or 'no known format'))
+    restorer = Restorer(module)
+    try:
+        for tool in ('psql', 'pg_restore'):
+            restorer._tool(tool)
+        result, error = restorer.run(backup)
+    except RestoreUnavailable as exc:
+        module.fail_json(msg=str(exc))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        module.fail_json(msg='login_host: cannot work on %s:%s: %s' % (
+            params['login_host'], params['login_port'], str(exc)[-1500:]), plan=restorer.plan)
+    report = CheckReport('db_restore')
+    if error:
+        report.add('restore', None, target=path, status=CRITICAL, message=error)
+    elif not module.check_mode:
+        check = report.add('restore_duration', result['seconds'], unit='seconds',
+                           target=params['database'], thresholds=thresholds['restore_duration'])
+        check['message'] = 'restored %s into %s in %.1f s%s' % (
+            path, params['database'], result['seconds'],
+            ' (the previous database is kept as %s)' % result['replaced_as']
+            if result['replaced_as'] else '')
+        if params['verify_rows']:
+            if result['mismatches']:
+                report.add('restore_rows', len(result['mismatches']), unit='count',
+                           target=params['database'], status=CRITICAL,
+                           message='restored row counts of %s differ from %s, so %s was not '
+                                   'touched: %s' % (path, result.get('compared_with'),
+                                                     params['database'],
+                                                     '; '.join(result['mismatches'][:5])))
+            else:
+                report.add('restore_rows', 0, unit='count', target=params['database'],
+                           message='%d tables restored into %s; row counts equal %s' % (
+                               len(result.get('rows') or {}), params['database'],
+                               result.get('compared_with')))
+    else:
+        report.add('restore', None, target=params['database'], status='OK',
+                   message='would restore %s into %s' % (path, params['database']))
+    finish(module, report, **result)
+
+
+if __name__ == '__main__':
+    main()

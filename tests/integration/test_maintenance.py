@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""weekly_maintenance.yml (log cleanup, restore test) and security_audit.yml on this host."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from .emergency_helpers import failures, tree, write_inventory
+from .harness import REPO
+
+OLD = time.time() - 9 * 86400
+
+
+@pytest.fixture
+def logs(tmp_path):
+    directory = tmp_path / 'logs'
+    directory.mkdir()
+    for name, when in (('app.log', OLD), ('app.log.1', OLD), ('app.log.2.gz', OLD),
+                       ('fresh.log', time.time()), ('notes.txt', OLD)):
+        (directory / name).write_text(name * 100)
+        os.utime(directory / name, (when, when))
+    return directory
+
+
+def weekly(ansible, tmp_path, logs, check):
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    return ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
+                            check=check, extra_vars={
+                                'maintenance_log_paths': [str(logs)],
+                                'maintenance_report_dir': str(tmp_path / 'reports')})
+
+
+def test_log_cleanup_dry_run_in_check_mode(ansible, tmp_path, logs):
+    before = tree(logs)
+    result = weekly(ansible, tmp_path, logs, check=True)
+    assert result.rc == 0, failures(result)
+    assert tree(logs) == before
+    cleanup = result.task('Remove logs older than the limit (lists them in check mode)')
+    assert sorted(os.path.basename(f['path']) for f in cleanup['removed']) == [
+        'app.log', 'app.log.1', 'app.log.2.gz']
+    assert cleanup['checks'][0]['message'].startswith('would remove 3 files')
+
+
+def test_log_cleanup_removes_only_old_logs(ansible, tmp_path, logs):
+    result = weekly(ansible, tmp_path, logs, check=False)
+    assert result.rc == 0, failures(result)
+    assert sorted(p.name for p in logs.iterdir()) == ['fresh.log', 'notes.txt']
+    report = json.loads((tmp_path / 'reports' / 'weekly_maintenance.json').read_text())
+    cell = report['hosts'][0]['results']['log_cleanup']
+    assert cell['status'] == 'OK' and cell['checks'][0]['value'] == 3
+
+
+def test_security_audit_findings(ansible, tmp_path):
+    access = tmp_path / 'access.log'
+    stamp = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(time.time() - 60))
+    old = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(time.time() - 3 * 86400))
+    lines = ['203.0.113.7 - - [%s] "POST /login HTTP/1.1" 401 12 "-" "x"\n' % stamp] * 12
+    lines += ['198.51.100.2 - - [%s] "GET / HTTP/1.1" 200 99 "-" "x"\n' % stamp] * 3
+    lines += ['192.0.2.5 - - [%s] "POST /login HTTP/1.1" 403 12 "-" "x"\n' % old] * 50
+    access.write_text(''.join(lines))
+    www = tmp_path / 'www'
+    www.mkdir()
+    (www / 'upload.php').write_text('x')
+    os.chmod(www / 'upload.php', 0o666)
+    etc = tmp_path / 'etc'
+    etc.mkdir()
+    (etc / 'changed.conf').write_text('x')
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'security_audit.yml', inventory=inventory,
+                              extra_vars={
+                                  'security_audit_access_logs': [str(access)],
+                                  'security_audit_world_writable_paths': [str(www)],
+                                  'security_audit_etc_paths': [str(etc)],
+                                  'security_audit_report_dir': str(tmp_path / 'reports')},
+                              args=('-e', 'ansible_become=false'))
+    assert result.rc == 0, failures(result)
+    audit = result.task('Audit the host')
+    assert audit['access_log'] == {'requests': 15, 'auth_errors': 12, 'top_sources': [
+        {'source': '203.0.113.7', 'requests': 12}, {'source': '198.51.100.2', 'requests': 3}]}
+    checks = dict((c['name'], c) for c in audit['checks'])
+    assert checks['auth_errors']['status'] == 'WARNING'
+    assert checks['world_writable']['status'] == 'CRITICAL'
+    assert audit['world_writable'] == [str(www / 'upload.php')]
+    assert audit['etc_changes'] == [str(etc / 'changed.conf')]
+    assert checks['security_upgrades']['status'] in ('OK', 'WARNING', 'UNKNOWN')
+    report = json.loads((tmp_path / 'reports' / 'security_audit.json').read_text())
+    assert report['hosts'][0]['status'] == 'CRITICAL'
