@@ -21,13 +21,20 @@ description:
   - When O(database) already exists it is a live database, and the module refuses before changing
     anything, unless O(replace_existing=true). Even then it is never dropped; its sessions are ended
     and it is renamed to C(<database>_replaced_<timestamp>), so it can still be looked at.
+  - The connection options (O(login_host), O(login_port), O(login_user), O(login_password),
+    O(login_db), O(ssl_mode), O(ca_cert), O(connect_timeout)) reach C(psql) and C(pg_restore) as
+    libpq environment variables, never on their command lines. A server must be named explicitly,
+    by O(login_host), O(login_unix_socket) or E(PGHOST), so a restore never lands on a server by
+    default.
   - The result speaks the status model of this collection (checks C(restore_duration) and
     C(restore_rows)), so it goes into a fleet report as it is.
 author:
   - fleetops.runbook maintainers (@fleetops)
 requirements:
-  - psql and pg_restore on the managed host (PATH or C(/usr/lib/postgresql/*/bin)).
+  - psql and pg_restore on the managed host (PATH or C(/usr/lib/postgresql/*/bin)). No Python
+    database driver is needed.
 extends_documentation_fragment:
+  - fleetops.runbook.postgres
   - fleetops.runbook.status
   - ansible.builtin.action_common_attributes
 attributes:
@@ -73,24 +80,21 @@ options:
       - The default critical range V(~:14400) is the four-hour recovery time objective.
     type: dict
     default: {}
-  login_host:
-    description: The server, a host name or a unix socket directory.
-    type: str
-    required: true
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
   login_user:
-    description: Role to connect as; it must be allowed to create (and rename) databases.
-    type: str
-  login_password:
-    description: Password of O(login_user); given to the client programs in their environment only.
-    type: str
-  maintenance_db:
-    description: Database to connect to while creating and renaming databases.
-    type: str
-    default: postgres
+    description:
+      - Role to connect as; it must be allowed to create databases (C(CREATEDB)), to create the
+        objects of the dump and, with O(replace_existing=true), to rename O(database) and end its
+        sessions.
+      - Defaults to E(PGUSER), else libpq's default (the name of the operating system user the
+        module runs as).
+  login_db:
+    description:
+      - Database to connect to while creating, renaming and dropping databases. Never O(database).
+      - Defaults to E(PGDATABASE), else V(postgres).
+  statement_timeout:
+    description:
+      - Milliseconds that each statement creating, renaming or dropping a database, or ending
+        sessions, may take. The restore itself and the row counts are bound by O(timeout) instead.
 notes:
   - The staging database of a failed restore is dropped; it never held anything but the failed
     restore. Nothing else is ever dropped.
@@ -104,7 +108,7 @@ EXAMPLES = r'''
   fleetops.runbook.db_restore:
     path: /var/backups/postgresql/shop_20250119T030000Z.dump
     database: shop_restored
-    login_host: /var/run/postgresql
+    login_unix_socket: /var/run/postgresql
     login_user: postgres
   become: true
   become_user: postgres
@@ -166,13 +170,14 @@ plan:
 import datetime
 import os
 import re
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL, CheckReport, finish, parse_thresholds, status_argument_spec)
+from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
+    postgres_argument_spec, validate_connection_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     BackupResult, RestoreCheck, RestoreUnavailable, load_manifest, quote_ident)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
@@ -205,20 +210,29 @@ class Restorer(RestoreCheck):
     def __init__(self, module):
         params = dict(module.params, restore_timeout=module.params['timeout'],
                       restore_jobs=module.params['jobs'])
-        super(Restorer, self).__init__(params)
+        super(Restorer, self).__init__(params, module.run_command)
         self.module = module
         self.target = module.params['database']
         self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d%H%M%S')
         self.plan = []
 
+    def server(self):
+        """Where the module works, for messages (never the password)."""
+        params = self.module.params
+        return '%s:%s' % (params.get('login_unix_socket') or params.get('login_host'),
+                          params.get('login_port') or 5432)
+
+    def control(self, sql):
+        """A statement on the login database, bound by statement_timeout."""
+        return self._psql(self.maintenance_db, sql, control=True)
+
     def exists(self, name):
-        out = self._psql(self.maintenance_db, 'SELECT count(*) FROM pg_database WHERE datname = %s'
-                         % literal(name))
+        out = self.control('SELECT count(*) FROM pg_database WHERE datname = %s' % literal(name))
         return out.strip() == '1'
 
     def sessions(self, name):
-        out = self._psql(self.maintenance_db, 'SELECT count(*) FROM pg_stat_activity WHERE '
-                         'datname = %s AND pid <> pg_backend_pid()' % literal(name))
+        out = self.control('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND '
+                           'pid <> pg_backend_pid()' % literal(name))
         return int(out.strip() or 0)
 
     def _name(self, suffix):
@@ -232,11 +246,11 @@ class Restorer(RestoreCheck):
         exists = self.exists(self.target)
         if exists and not params['replace_existing']:
             self.module.fail_json(
-                msg='database: %s already exists on %s:%s (%d open sessions) and may be live; '
+                msg='database: %s already exists on %s (%d open sessions) and may be live; '
                     'nothing was changed. Restore into a new database name, or set '
                     'replace_existing=true to rename the existing one aside (it is never '
-                    'dropped)' % (self.target, params['login_host'], params['login_port'],
-                                  self.sessions(self.target)), **result)
+                    'dropped)' % (self.target, self.server(), self.sessions(self.target)),
+                **result)
         staging = self._name('restoring')
         self.plan.append('create the staging database %s' % staging)
         self.plan.append('restore %s into it' % backup.path)
@@ -251,7 +265,7 @@ class Restorer(RestoreCheck):
             return result, None
 
         started = time.monotonic()
-        self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(staging))
+        self.control('CREATE DATABASE %s' % quote_ident(staging))
         result['changed'] = True
         try:
             self._load(backup, staging)
@@ -264,7 +278,7 @@ class Restorer(RestoreCheck):
                     if counts.get(table) != expected[table]:
                         result['mismatches'].append('%s: %s restored, %s expected' % (
                             table, counts.get(table), expected[table]))
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        except RuntimeError as exc:
             self._drop(staging)
             result['seconds'] = round(time.monotonic() - started, 3)
             return result, 'restore of %s failed, %s was not touched: %s' % (
@@ -274,25 +288,24 @@ class Restorer(RestoreCheck):
             result['seconds'] = round(time.monotonic() - started, 3)
             return result, None
         if replaced:
-            self._psql(self.maintenance_db, 'ALTER DATABASE %s WITH ALLOW_CONNECTIONS false'
-                       % quote_ident(self.target))
-            self._psql(self.maintenance_db, 'SELECT pg_terminate_backend(pid) FROM '
-                       'pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()'
-                       % literal(self.target))
-            self._psql(self.maintenance_db, 'ALTER DATABASE %s RENAME TO %s' % (
+            self.control('ALTER DATABASE %s WITH ALLOW_CONNECTIONS false'
+                         % quote_ident(self.target))
+            self.control('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE '
+                         'datname = %s AND pid <> pg_backend_pid()' % literal(self.target))
+            self.control('ALTER DATABASE %s RENAME TO %s' % (
                 quote_ident(self.target), quote_ident(replaced)))
-            self._psql(self.maintenance_db, 'ALTER DATABASE %s WITH ALLOW_CONNECTIONS true'
-                       % quote_ident(replaced))
+            self.control('ALTER DATABASE %s WITH ALLOW_CONNECTIONS true' % quote_ident(replaced))
             result['replaced_as'] = replaced
-        self._psql(self.maintenance_db, 'ALTER DATABASE %s RENAME TO %s' % (
+        self.control('ALTER DATABASE %s RENAME TO %s' % (
             quote_ident(staging), quote_ident(self.target)))
         result['database'] = self.target
         result['seconds'] = round(time.monotonic() - started, 3)
         return result, None
 
 
-def main():
+def argument_spec():
     spec = status_argument_spec()
+    spec.update(postgres_argument_spec())
     spec.update(
         path=dict(type='path', required=True),
         database=dict(type='str', required=True),
@@ -301,17 +314,28 @@ def main():
         jobs=dict(type='int', default=2),
         timeout=dict(type='int', default=14400),
         thresholds=dict(type='dict', default={}),
-        login_host=dict(type='str', required=True),
-        login_port=dict(type='int', default=5432),
-        login_user=dict(type='str'),
-        login_password=dict(type='str', no_log=True),
-        maintenance_db=dict(type='str', default='postgres'),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
+    errors = validate_connection_params(params)
+    if errors:
+        module.fail_json(msg='; '.join(errors))
+    if not (params['login_host'] or params['login_unix_socket']):
+        module.fail_json(msg='login_host: a restore needs a server named explicitly: set '
+                             'login_host (a host name or a unix socket directory) or '
+                             'login_unix_socket (or PGHOST in the environment)')
     if not NAME_RE.match(params['database']):
         module.fail_json(msg='database: %r is not a plain database name (letters, digits, _, $ '
                              'and -, at most 63)' % params['database'])
+    if (params['login_db'] or 'postgres') == params['database']:
+        module.fail_json(msg='login_db: the module connects to %s to create and rename databases, '
+                             'so it cannot be the restore target database=%s; set login_db to '
+                             'another database (postgres by default)'
+                             % (params['login_db'] or 'postgres', params['database']))
     if params['jobs'] < 1 or params['timeout'] < 1:
         module.fail_json(msg='jobs and timeout: must be at least 1')
     try:
@@ -336,9 +360,9 @@ def main():
         result, error = restorer.run(backup)
     except RestoreUnavailable as exc:
         module.fail_json(msg=str(exc))
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        module.fail_json(msg='login_host: cannot work on %s:%s: %s' % (
-            params['login_host'], params['login_port'], str(exc)[-1500:]), plan=restorer.plan)
+    except RuntimeError as exc:
+        module.fail_json(msg='login_host: cannot work on %s: %s' % (
+            restorer.server(), str(exc)[-1500:]), plan=restorer.plan)
     report = CheckReport('db_restore')
     if error:
         report.add('restore', None, target=path, status=CRITICAL, message=error)

@@ -15,7 +15,7 @@ import yaml
 
 from .harness import COLLECTIONS, REPO
 
-BACKUP_COMMAND = REPO / 'roles' / 'postgres_backup' / 'files' / 'fleetops-pg-backup'
+BACKUP_COMMAND = REPO / 'roles' / 'postgres_backup' / 'files' / 'fleetops_pg_backup.py'
 
 
 def write_inventory(path, host_vars):
