@@ -375,12 +375,11 @@ def main():
             if result['replaced_as'] else '')
         if params['verify_rows']:
             if result['mismatches']:
+                message = 'restored row counts of %s differ from %s, so %s was not touched: %s' % (
+                    path, result.get('compared_with'), params['database'],
+                    '; '.join(result['mismatches'][:5]))
                 report.add('restore_rows', len(result['mismatches']), unit='count',
-                           target=params['database'], status=CRITICAL,
-                           message='restored row counts of %s differ from %s, so %s was not '
-                                   'touched: %s' % (path, result.get('compared_with'),
-                                                     params['database'],
-                                                     '; '.join(result['mismatches'][:5])))
+                           target=params['database'], status=CRITICAL, message=message)
             else:
                 report.add('restore_rows', 0, unit='count', target=params['database'],
                            message='%d tables restored into %s; row counts equal %s' % (

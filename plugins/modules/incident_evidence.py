@@ -383,7 +383,7 @@ class Evidence:
                 counts[match.group(1)] = counts.get(match.group(1), 0) + 1
         top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:20]
         self.auth_found = {'count': len(lines),
-                     'top_sources': [{'source': s, 'count': c} for s, c in top]}
+                           'top_sources': [{'source': s, 'count': c} for s, c in top]}
         self.write_text('auth_failures.txt', 'authentication failures (last %s h)'
                         % self.params['since_hours'], '\n'.join(lines) + ('\n' if lines else ''))
 
