@@ -74,10 +74,10 @@ def test_security_audit_findings(ansible, tmp_path):
     inventory = write_inventory(tmp_path / 'inventory.yml', {})
     result = ansible.playbook(REPO / 'playbooks' / 'security_audit.yml', inventory=inventory,
                               extra_vars={
-                                  'security_audit_access_logs': [str(access)],
-                                  'security_audit_world_writable_paths': [str(www)],
-                                  'security_audit_etc_paths': [str(etc)],
-                                  'security_audit_report_dir': str(tmp_path / 'reports')},
+                                  'maintenance_audit_access_logs': [str(access)],
+                                  'maintenance_audit_world_writable_paths': [str(www)],
+                                  'maintenance_audit_etc_paths': [str(etc)],
+                                  'maintenance_report_dir': str(tmp_path / 'reports')},
                               args=('-e', 'ansible_become=false'))
     assert result.rc == 0, failures(result)
     audit = result.task('Audit the host')
@@ -91,3 +91,39 @@ def test_security_audit_findings(ansible, tmp_path):
     assert checks['security_upgrades']['status'] in ('OK', 'WARNING', 'UNKNOWN')
     report = json.loads((tmp_path / 'reports' / 'security_audit.json').read_text())
     assert report['hosts'][0]['status'] == 'CRITICAL'
+
+
+def test_bad_extra_vars_stop_before_anything_changes(ansible, tmp_path, logs):
+    before = tree(logs)
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
+                              extra_vars={'maintenance_log_paths': [str(logs)],
+                                          'maintenance_pg_enabled': 'maybe',
+                                          'maintenance_report_dir': str(tmp_path / 'reports')})
+    assert result.rc != 0
+    assert 'maintenance_pg_enabled' in result.stdout
+    assert tree(logs) == before
+    assert not (tmp_path / 'reports').exists()
+
+    result = ansible.playbook(REPO / 'playbooks' / 'security_audit.yml', inventory=inventory,
+                              extra_vars={'maintenance_audit_fail_on': 'sometimes',
+                                          'maintenance_report_dir': str(tmp_path / 'reports')},
+                              args=('-e', 'ansible_become=false'))
+    assert result.rc != 0
+    assert 'maintenance_audit_fail_on' in result.stdout and 'sometimes' in result.stdout
+    assert not (tmp_path / 'reports').exists()
+
+
+def test_monthly_report_without_rehearsal(ansible, tmp_path):
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'monthly_maintenance.yml', inventory=inventory,
+                              extra_vars={'maintenance_report_dir': str(tmp_path / 'reports')},
+                              args=('-e', 'ansible_become=false'))
+    assert result.rc == 0, failures(result)
+    upgrades = result.task('Report pending package upgrades')
+    assert set(c['name'] for c in upgrades['checks']) == {'upgrades', 'security_upgrades'}
+    report = json.loads((tmp_path / 'reports' / 'monthly_maintenance.json').read_text())
+    results = report['hosts'][0]['results']
+    assert results['upgrades']['status'] == upgrades['status']
+    assert results['certificates']['applicable'] is False  # no certificates given: not checked
+    assert results['certificates']['status'] is None

@@ -25,7 +25,10 @@ def test_defaults_and_argument_specs_have_the_same_keys(role):
     base = REPO / 'roles' / role
     defaults = load(base / 'defaults' / 'main.yml') if (base / 'defaults' / 'main.yml').exists() else {}
     specs = load(base / 'meta' / 'argument_specs.yml')['argument_specs']
-    options = specs['main'].get('options') or {}
+    # Every entry point reads the same defaults/main.yml; together they document every variable.
+    options = {}
+    for entry in specs.values():
+        options.update(entry.get('options') or {})
     # A required variable (the incident id, the database to recover) has no default on purpose:
     # the role's argument validation names it when it is missing.
     required = set(name for name, spec in options.items()
@@ -49,7 +52,9 @@ def test_defaults_and_argument_specs_have_the_same_keys(role):
 def test_readme_names_every_variable(role):
     base = REPO / 'roles' / role
     readme = (base / 'README.md').read_text()
-    options = load(base / 'meta' / 'argument_specs.yml')['argument_specs']['main'].get('options') or {}
+    options = {}
+    for entry in load(base / 'meta' / 'argument_specs.yml')['argument_specs'].values():
+        options.update(entry.get('options') or {})
     missing = [name for name in options if name not in readme]
     assert not missing, '%s README does not mention %s' % (role, missing)
 
