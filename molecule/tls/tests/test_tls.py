@@ -71,7 +71,7 @@ def https_get(facts, path="/"):
 
 def headers_of(response):
     head = response.split("\r\n\r\n", 1)[0].split("\r\n")
-    return head[0], {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
+    return head[0], {k.strip().lower(): v.strip() for k, dummy, v in (h.partition(":") for h in head[1:])}
 
 
 def test_hsts_header_is_present(facts):

@@ -23,12 +23,12 @@ EXPECTED_RULES = [
 
 
 def parse_status(text):
-    head, _, table = text.partition("--\n")
+    head, dummy, table = text.partition("--\n")
     rules = []
     for line in table.splitlines():
         if not line.strip():
             continue
-        rule, _, comment = line.partition("#")
+        rule, dummy, comment = line.partition("#")
         # Columns are separated by two or more spaces.
         cells = [c.strip() for c in rule.split("  ") if c.strip()]
         rules.append(tuple(cells) + (comment.strip(),))
@@ -67,7 +67,7 @@ def test_network_sysctl_hardening_written_and_used_by_ufw(host):
     assert conf.mode == 0o644
     settings = dict(
         (k.strip(), v.strip())
-        for k, _, v in (line.partition("=") for line in conf.content_string.splitlines())
+        for k, dummy, v in (line.partition("=") for line in conf.content_string.splitlines())
         if v and not k.startswith("#"))
     assert settings["net.ipv4.conf.all.rp_filter"] == "1"
     assert settings["net.ipv4.conf.all.accept_redirects"] == "0"
@@ -87,7 +87,7 @@ def test_a_port_not_allowed_is_dropped(host, address):
     """A listener on 8080 inside the container answers locally, but not through the firewall."""
     host.run("systemd-run --unit fleetops-test-listener python3 -m http.server 8080")
     try:
-        for _ in range(20):
+        for dummy in range(20):
             if host.run("python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8080), 1)\"").rc == 0:
                 break
             time.sleep(0.3)
