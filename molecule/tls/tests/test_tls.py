@@ -5,6 +5,7 @@ Docker bridge, never anything else; cert_check runs inside the container.
 """
 
 import json
+import os
 import re
 import socket
 import ssl
@@ -12,6 +13,19 @@ import subprocess
 import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+from fleetops_molecule import include_role, run_play  # noqa: E402
+
+
+def messages(result):
+    """Every failure message, those of failed assert items included (the json callback reports an
+    assert item that failed with evaluated_to false rather than failed)."""
+    parts = [result.messages]
+    for dummy, task in result.failed_tasks:
+        parts += [str(item.get("msg", "")) for item in task.get("results", []) or []
+                  if item.get("evaluated_to") is False]
+    return "\n".join(parts)
 
 PKI = "/etc/fleetops-test/pki"
 
@@ -173,3 +187,52 @@ def test_self_signed_certificate_served_and_checked(host):
     info = result["certificates"][0]
     assert info["key_type"] == "EC" and info["subject"] == "CN=selfsigned.example.test"
     assert 89 < info["days_left"] <= 90
+
+
+def sites(facts, **extra):
+    main = {"name": facts["site"], "certificate": "/etc/nginx/tls/%s.crt" % facts["site"],
+            "key": "/etc/nginx/tls/%s.key" % facts["site"], "chain": "/etc/nginx/tls/chain.pem",
+            "default_server": True}
+    main.update(extra)
+    return [main, {"name": "selfsigned.example.test",
+                   "certificate": "/etc/nginx/tls/selfsigned.example.test.crt",
+                   "key": "/etc/nginx/tls/selfsigned.example.test.key",
+                   "listen_port": 8443, "http_redirect": False}]
+
+
+def config_sums(host, facts):
+    return [host.file(path).sha256sum for path in (
+        "/etc/nginx/snippets/fleetops-tls.conf",
+        "/etc/nginx/conf.d/fleetops-tls-%s.conf" % facts["site"])]
+
+
+def test_unknown_profile_is_refused_before_nginx_changes(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")],
+                      {"tls_profile": "old", "tls_sites": sites(facts)}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "tls_profile" in messages(result) and "intermediate, modern" in messages(result)
+    assert config_sums(host, facts) == before
+
+
+def test_missing_certificate_is_refused_before_nginx_changes(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")], {
+        "tls_profile": facts["profile"],
+        "tls_sites": sites(facts, certificate="/etc/nginx/tls/nope.crt")}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "/etc/nginx/tls/nope.crt does not exist" in messages(result)
+    assert config_sums(host, facts) == before
+
+
+def test_a_server_block_nginx_rejects_never_lands(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")], {
+        "tls_profile": facts["profile"],
+        "tls_sites": sites(facts, extra_config="no_such_directive on;")}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert [name for name, dummy in result.failed_tasks] == ["fleetops.runbook.tls : Write the TLS server blocks"]
+    assert 'unknown directive "no_such_directive"' in messages(result)
+    assert config_sums(host, facts) == before
+    version, response = https_get(facts)
+    assert response.startswith("HTTP/1.1 200")
