@@ -27,6 +27,7 @@ def messages(result):
                   if item.get("evaluated_to") is False]
     return "\n".join(parts)
 
+
 PKI = "/etc/fleetops-test/pki"
 
 

@@ -21,6 +21,7 @@ def messages(result):
                   if item.get("evaluated_to") is False]
     return "\n".join(parts)
 
+
 EXPECTED_RULES = [
     ("Anywhere", "DENY IN", "203.0.113.7", "fleetops: deny 203.0.113.7"),
     ("Anywhere", "DENY IN", "198.51.100.0/24", "fleetops: deny 198.51.100.0/24"),
