@@ -15,8 +15,8 @@ description:
   - Reads certificates from files on the managed host and from TLS endpoints it can reach, and
     judges each one in the status model every check of this collection speaks.
   - "Days to expiry of every certificate (the leaf and any chain certificates in the same file),
-    judged against O(thresholds.cert_expiry): warning below 30 days, critical below 14 days, so an
-    expired certificate is always critical."
+    judged against the C(cert_expiry) entry of O(thresholds): warning below 30 days, critical
+    below 14 days, so an expired certificate is always critical."
   - The strength of the leaf's public key (RSA and DSA below 2048 bits, elliptic curves below 256
     bits are critical) and its signature hash (MD5 and SHA-1 are critical).
   - For a file with O(certificates[].key_path), whether the private key belongs to the certificate,
@@ -26,7 +26,7 @@ description:
     name the clients use. The certificate is read even when verification fails.
   - Reads only; it never changes the host.
 author:
-  - fleetops.runbook maintainers
+  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - cryptography >= 3.3 on the managed host (Debian package C(python3-cryptography))
 extends_documentation_fragment:

@@ -14,11 +14,9 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible.module_utils.six import string_types
-
 
 def _network(value):
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         return None
     try:
         return ipaddress.ip_network(value.strip(), strict=True)
