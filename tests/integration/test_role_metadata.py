@@ -26,13 +26,17 @@ def test_defaults_and_argument_specs_have_the_same_keys(role):
     defaults = load(base / 'defaults' / 'main.yml') if (base / 'defaults' / 'main.yml').exists() else {}
     specs = load(base / 'meta' / 'argument_specs.yml')['argument_specs']
     options = specs['main'].get('options') or {}
-    assert set(defaults) == set(options), (
+    # A required variable has no default: the user must give it.
+    optional = set(name for name, spec in options.items() if not spec.get('required'))
+    assert set(defaults) == optional, (
         'only in defaults: %s; only in argument_specs: %s' % (
-            sorted(set(defaults) - set(options)), sorted(set(options) - set(defaults))))
+            sorted(set(defaults) - optional), sorted(optional - set(defaults))))
     for name, spec in options.items():
         assert spec.get('description'), '%s: %s has no description' % (role, name)
         if 'default' in spec:
             assert spec['default'] == defaults[name], '%s: %s default differs' % (role, name)
+        if spec.get('required'):
+            assert name not in defaults, '%s: %s is required but has a default' % (role, name)
     # Public variables carry the role's name.
     prefix = role + '_'
     assert all(name.startswith(prefix) for name in defaults), [n for n in defaults if not n.startswith(prefix)]
