@@ -51,8 +51,8 @@ def render(role_dir):
             description = option.get('description', '')
             if isinstance(description, list):
                 description = ' '.join(description)
-            out.append('| `%s` | %s | %s | %s |' % (
-                name, _cell(_type(option)), _cell(_default(option)), _cell(description)))
+            cells = (name, _cell(_type(option)), _cell(_default(option)), _cell(description))
+            out.append('| `%s` | %s | %s | %s |' % cells)
         out.append('')
     out.append(END)
     return '\n'.join(out)

@@ -15,7 +15,7 @@ description:
   - Reads certificates from files on the managed host and from TLS endpoints it can reach, and
     judges each one in the status model every check of this collection speaks.
   - "Days to expiry of every certificate (the leaf and any chain certificates in the same file),
-    judged against the C(cert_expiry) range of O(thresholds): warning below 30 days, critical
+    judged against the C(cert_expiry) entry of O(thresholds): warning below 30 days, critical
     below 14 days, so an expired certificate is always critical."
   - The strength of the leaf's public key (RSA and DSA below 2048 bits, elliptic curves below 256
     bits are critical) and its signature hash (MD5 and SHA-1 are critical).

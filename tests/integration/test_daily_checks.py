@@ -226,7 +226,7 @@ def test_postgres_columns_on_the_postgres_group(ansible, pg_cluster, tmp_path):
     result = run(ansible, path, tmp_path / 'reports')
     assert result.rc == 0, result
     report = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())
-    assert report['checks'] == ['resource', 'pg_health', 'slow_queries', 'backup']
+    assert report['checks'] == ['resource', 'pg_health', 'slow_queries', 'backup', 'cert']
     hosts = {h['host']: h for h in report['hosts']}
     good_cell = hosts['db-good']['results']['pg_health']
     assert good_cell['status'] in ('OK', 'WARNING'), good_cell
@@ -240,3 +240,35 @@ def test_postgres_columns_on_the_postgres_group(ansible, pg_cluster, tmp_path):
     # The PostgreSQL checks do not apply to a host outside the postgres group.
     assert hosts['web']['results']['pg_health']['status'] is None
     assert good['login_password'] not in result.stdout
+
+
+def make_certificate(directory, days):
+    """A self-signed certificate that expires in ``days`` days (negative: expired)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'www.example.test')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=400))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    path = directory / ('cert-%d.pem' % days)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_cert_column(ansible, tmp_path):
+    certificates = [{'path': make_certificate(tmp_path, 20)}]
+    result = ansible.playbook(PLAYBOOK, extra_vars={
+        'daily_checks_report_dir': str(tmp_path / 'reports'), 'daily_checks_resource_thresholds': NO_THRESHOLDS,
+        'daily_checks_cert_certificates': certificates})
+    assert result.rc == 0, result
+    host = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())['hosts'][0]
+    assert host['results']['cert']['status'] == 'WARNING', host['results']['cert']
+    expiry = [c for c in host['results']['cert']['checks'] if c['name'] == 'cert_expiry']
+    assert expiry and 19 <= expiry[0]['value'] <= 20

@@ -42,7 +42,7 @@ def test_default_run_shape(default_run):
     inodes = by_name(result, 'inodes', '/')
     assert (inodes['warning'], inodes['critical']) == ('85', '95')
     assert 0.0 <= cpu['value'] <= 100.0
-    assert result['cpu']['interval'] == 0.2
+    assert result['cpu']['interval'] == 0.1
     assert result['summary'].startswith(result['status'])
     assert "'disk /'=" in result['perfdata']
     assert 'fleetops_check_status{source="resource_check",check="memory"} ' in '\n'.join(result['metrics'])

@@ -29,20 +29,17 @@ def test_defaults_and_argument_specs_have_the_same_keys(role):
     options = {}
     for entry in specs.values():
         options.update(entry.get('options') or {})
-    # A required variable (the incident id, the database to recover) has no default on purpose:
-    # the role's argument validation names it when it is missing.
-    required = set(name for name, spec in options.items()
-                   if spec.get('required') and 'default' not in spec)
-    assert not required & set(defaults), 'required variables with a default: %s' % sorted(
-        required & set(defaults))
-    assert set(defaults) == set(options) - required, (
+    # A required variable has no default: the user must give it.
+    optional = set(name for name, spec in options.items() if not spec.get('required'))
+    assert set(defaults) == optional, (
         'only in defaults: %s; only in argument_specs: %s' % (
-            sorted(set(defaults) - set(options)),
-            sorted(set(options) - required - set(defaults))))
+            sorted(set(defaults) - optional), sorted(optional - set(defaults))))
     for name, spec in options.items():
         assert spec.get('description'), '%s: %s has no description' % (role, name)
         if 'default' in spec:
             assert spec['default'] == defaults[name], '%s: %s default differs' % (role, name)
+        if spec.get('required'):
+            assert name not in defaults, '%s: %s is required but has a default' % (role, name)
     # Public variables carry the role's name.
     prefix = role + '_'
     assert all(name.startswith(prefix) for name in defaults), [n for n in defaults if not n.startswith(prefix)]

@@ -108,7 +108,7 @@ def test_nginx_reopens_its_log_after_rotation(host):
     request("before")
     force(host, "nginx")
     request("after")
-    for _ in range(20):
+    for dummy in range(20):
         if "after" in host.file(access).content_string:
             break
         time.sleep(0.25)
@@ -145,7 +145,7 @@ def test_policy_logrotate_rejects_never_lands(host):
                                 "create": {"mode": "0644", "owner": "nosuchuser", "group": "root"}}],
     })
     assert result.rc != 0
-    assert [name for name, _ in result.failed_tasks] == ["fleetops.runbook.logrotate : Write the policies"]
+    assert [name for name, dummy in result.failed_tasks] == ["fleetops.runbook.logrotate : Write the policies"]
     assert "unknown user 'nosuchuser'" in result.messages
     assert host.file("/etc/logrotate.d/application").sha256sum == before
     assert "nosuchuser" not in host.file("/etc/logrotate.d/application").content_string

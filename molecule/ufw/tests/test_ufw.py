@@ -1,10 +1,26 @@
 """The ufw role, run over SSH into the container: exactly the intended rules, Ansible's own port
 kept open, the rollback disarmed, and the firewall really filtering the container's namespace."""
 
+import os
 import socket
+import sys
 import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+from fleetops_molecule import include_role, run_play  # noqa: E402
+
+
+def messages(result):
+    """Every failure message, those of failed assert items included (the json callback reports an
+    assert item that failed with evaluated_to false rather than failed)."""
+    parts = [result.messages]
+    for dummy, task in result.failed_tasks:
+        parts += [str(item.get("msg", "")) for item in task.get("results", []) or []
+                  if item.get("evaluated_to") is False]
+    return "\n".join(parts)
+
 
 EXPECTED_RULES = [
     ("Anywhere", "DENY IN", "203.0.113.7", "fleetops: deny 203.0.113.7"),
@@ -97,3 +113,27 @@ def test_a_port_not_allowed_is_dropped(host, address):
             socket.create_connection((address, 8080), timeout=3).close()
     finally:
         host.run("systemctl stop fleetops-test-listener")
+
+
+def test_bad_deny_source_is_refused_before_the_firewall_changes(host):
+    before = host.check_output("ufw status verbose")
+    rules = host.file("/etc/ufw/user.rules").sha256sum
+    result = run_play([include_role("fleetops.runbook.ufw")], {
+        "ufw_deny_sources": ["203.0.113.7", "attacker.example"],
+        "ufw_sysctl_reload": False,
+    }, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "ufw_deny_sources[1]" in messages(result) and "attacker.example" in messages(result)
+    assert [name for name, dummy in result.failed_tasks] == ["fleetops.runbook.ufw : Check the deny list"]
+    assert host.check_output("ufw status verbose") == before
+    assert host.file("/etc/ufw/user.rules").sha256sum == rules
+
+
+def test_malformed_port_is_refused_before_the_firewall_changes(host):
+    before = host.check_output("ufw status verbose")
+    result = run_play([include_role("fleetops.runbook.ufw")], {
+        "ufw_allowed_services": [{"port": "22/tcp"}],
+    }, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "ufw_allowed_services[0]" in messages(result) and "1-65535" in messages(result)
+    assert host.check_output("ufw status verbose") == before

@@ -1,0 +1,239 @@
+"""The tls role on one container per Mozilla profile.
+
+sslyze and the HTTP checks run on the controller against the container's own address on the
+Docker bridge, never anything else; cert_check runs inside the container.
+"""
+
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+from fleetops_molecule import include_role, run_play  # noqa: E402
+
+
+def messages(result):
+    """Every failure message, those of failed assert items included (the json callback reports an
+    assert item that failed with evaluated_to false rather than failed)."""
+    parts = [result.messages]
+    for dummy, task in result.failed_tasks:
+        parts += [str(item.get("msg", "")) for item in task.get("results", []) or []
+                  if item.get("evaluated_to") is False]
+    return "\n".join(parts)
+
+
+PKI = "/etc/fleetops-test/pki"
+
+
+@pytest.fixture(scope="module")
+def facts(host, tmp_path_factory):
+    variables = host.ansible.get_variables()
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.crt"
+    ca_file.write_text(host.file(PKI + "/ca.crt").content_string)
+    return {
+        "profile": variables["tls_profile"],
+        "site": variables["tls_test_site"],
+        "address": host.check_output("hostname -I").split()[0],
+        "ca_file": str(ca_file),
+    }
+
+
+def sslyze(facts, profile, port=443):
+    target = "%s:%d{%s}" % (facts["site"], port, facts["address"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "sslyze", "--mozilla_config=%s" % profile,
+         "--certinfo_ca_file", facts["ca_file"], target],
+        capture_output=True, text=True, timeout=300, check=False)
+    return proc
+
+
+def test_sslyze_finds_the_server_compliant_with_its_profile(facts):
+    proc = sslyze(facts, facts["profile"])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "OK - Compliant." in proc.stdout
+
+
+def test_sslyze_judges_the_other_profile(facts):
+    """The check can fail: the intermediate server offers TLS 1.2, which modern forbids; the
+    modern server is strict enough for intermediate as well."""
+    if facts["profile"] == "intermediate":
+        proc = sslyze(facts, "modern")
+        assert proc.returncode != 0
+        assert "tls_versions" in proc.stdout and "TLSv1.2" in proc.stdout
+    else:
+        proc = sslyze(facts, "intermediate")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert "OK - Compliant." in proc.stdout
+
+
+def https_get(facts, path="/"):
+    context = ssl.create_default_context(cafile=facts["ca_file"])
+    with socket.create_connection((facts["address"], 443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=facts["site"]) as tls:
+            tls.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                         % (path, facts["site"])).encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+            return tls.version(), data.decode("latin-1")
+
+
+def headers_of(response):
+    head = response.split("\r\n\r\n", 1)[0].split("\r\n")
+    return head[0], {k.strip().lower(): v.strip() for k, dummy, v in (h.partition(":") for h in head[1:])}
+
+
+def test_hsts_header_is_present(facts):
+    version, response = https_get(facts)
+    status, headers = headers_of(response)
+    assert status.startswith("HTTP/1.1 200")
+    assert response.endswith("fleetops tls test\n")
+    assert headers["strict-transport-security"] == "max-age=63072000"
+    assert version == "TLSv1.3"
+
+
+def test_plain_http_redirects_to_https(facts):
+    with socket.create_connection((facts["address"], 80), timeout=10) as sock:
+        sock.sendall(("GET /status?x=1 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                      % facts["site"]).encode())
+        response = sock.recv(65536).decode("latin-1")
+    status, headers = headers_of(response)
+    assert status.startswith("HTTP/1.1 301")
+    assert headers["location"] == "https://%s/status?x=1" % facts["site"]
+
+
+def test_tls_1_2_only_where_the_profile_allows_it(facts):
+    context = ssl.create_default_context(cafile=facts["ca_file"])
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    accepted = True
+    try:
+        with socket.create_connection((facts["address"], 443), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=facts["site"]):
+                pass
+    except ssl.SSLError:
+        accepted = False
+    assert accepted is (facts["profile"] == "intermediate")
+
+
+def test_configuration(host, facts):
+    snippet = host.file("/etc/nginx/snippets/fleetops-tls.conf").content_string
+    assert "ssl_session_tickets off;" in snippet
+    assert "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in snippet
+    if facts["profile"] == "intermediate":
+        assert "ssl_protocols TLSv1.2 TLSv1.3;" in snippet
+        assert not re.search(r"(?<!EC)DHE-", snippet) and "ssl_dhparam" not in snippet
+    else:
+        assert "ssl_protocols TLSv1.3;" in snippet
+        assert "ssl_ciphers" not in snippet
+    site = host.file("/etc/nginx/conf.d/fleetops-tls-%s.conf" % facts["site"]).content_string
+    assert "ssl_stapling on;" in site and "ssl_trusted_certificate /etc/nginx/tls/chain.pem;" in site
+    selfsigned = host.file("/etc/nginx/conf.d/fleetops-tls-selfsigned.example.test.conf").content_string
+    assert "ssl_stapling" not in selfsigned
+    assert host.run("nginx -t").rc == 0
+
+
+def test_keys_are_readable_by_root_alone(host, facts):
+    for name in (facts["site"], "selfsigned.example.test"):
+        key = host.file("/etc/nginx/tls/%s.key" % name)
+        assert (key.mode, key.user, key.group) == (0o600, "root", "root")
+
+
+def cert_check(host, args):
+    args = dict(args, fail_on="never")
+    return host.ansible("fleetops.runbook.cert_check", json.dumps(args), check=True)
+
+
+def expiry(result):
+    return [c for c in result["checks"] if c["name"] == "cert_expiry"][0]
+
+
+@pytest.mark.parametrize("name,status", [
+    ("expired", "CRITICAL"),
+    ("soon", "WARNING"),
+    ("fresh", "OK"),
+])
+def test_cert_check_in_the_container(host, name, status):
+    result = cert_check(host, {"certificates": [
+        {"path": "%s/%s.crt" % (PKI, name), "key_path": "%s/%s.key" % (PKI, name)}]})
+    assert expiry(result)["status"] == status
+    assert result["status"] == status
+
+
+def test_cert_check_of_the_live_site(host, facts):
+    result = cert_check(host, {"endpoints": [
+        {"address": "127.0.0.1:443", "server_name": facts["site"],
+         "ca_path": "/etc/nginx/tls/chain.pem"}]})
+    assert result["status"] == "OK", result["summary"]
+    assert result["endpoints"][0]["verified"] is True
+    assert 85 < expiry(result)["value"] <= 90
+
+
+def test_self_signed_certificate_served_and_checked(host):
+    result = cert_check(host, {
+        "certificates": [{"path": "/etc/nginx/tls/selfsigned.example.test.crt",
+                          "key_path": "/etc/nginx/tls/selfsigned.example.test.key",
+                          "hostname": "selfsigned.example.test"}],
+        "endpoints": [{"address": "127.0.0.1:8443", "server_name": "selfsigned.example.test"}]})
+    statuses = {(c["name"], c["target"]): c["status"] for c in result["checks"]}
+    assert statuses[("cert_key_match", "/etc/nginx/tls/selfsigned.example.test.crt")] == "OK"
+    assert statuses[("hostname_match", "127.0.0.1:8443")] == "OK"
+    # Self-signed: the chain does not verify, and cert_check says so on its own line.
+    assert statuses[("cert_verify", "127.0.0.1:8443")] == "CRITICAL"
+    info = result["certificates"][0]
+    assert info["key_type"] == "EC" and info["subject"] == "CN=selfsigned.example.test"
+    assert 89 < info["days_left"] <= 90
+
+
+def sites(facts, **extra):
+    main = {"name": facts["site"], "certificate": "/etc/nginx/tls/%s.crt" % facts["site"],
+            "key": "/etc/nginx/tls/%s.key" % facts["site"], "chain": "/etc/nginx/tls/chain.pem",
+            "default_server": True}
+    main.update(extra)
+    return [main, {"name": "selfsigned.example.test",
+                   "certificate": "/etc/nginx/tls/selfsigned.example.test.crt",
+                   "key": "/etc/nginx/tls/selfsigned.example.test.key",
+                   "listen_port": 8443, "http_redirect": False}]
+
+
+def config_sums(host, facts):
+    return [host.file(path).sha256sum for path in (
+        "/etc/nginx/snippets/fleetops-tls.conf",
+        "/etc/nginx/conf.d/fleetops-tls-%s.conf" % facts["site"])]
+
+
+def test_unknown_profile_is_refused_before_nginx_changes(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")],
+                      {"tls_profile": "old", "tls_sites": sites(facts)}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "tls_profile" in messages(result) and "intermediate, modern" in messages(result)
+    assert config_sums(host, facts) == before
+
+
+def test_missing_certificate_is_refused_before_nginx_changes(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")], {
+        "tls_profile": facts["profile"],
+        "tls_sites": sites(facts, certificate="/etc/nginx/tls/nope.crt")}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert "/etc/nginx/tls/nope.crt does not exist" in messages(result)
+    assert config_sums(host, facts) == before
+
+
+def test_a_server_block_nginx_rejects_never_lands(host, facts):
+    before = config_sums(host, facts)
+    result = run_play([include_role("fleetops.runbook.tls")], {
+        "tls_profile": facts["profile"],
+        "tls_sites": sites(facts, extra_config="no_such_directive on;")}, hosts=host.backend.host)
+    assert result.rc != 0
+    assert [name for name, dummy in result.failed_tasks] == ["fleetops.runbook.tls : Write the TLS server blocks"]
+    assert 'unknown directive "no_such_directive"' in messages(result)
+    assert config_sums(host, facts) == before
+    version, response = https_get(facts)
+    assert response.startswith("HTTP/1.1 200")
