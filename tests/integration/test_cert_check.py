@@ -92,7 +92,7 @@ def test_certificate_expiring_in_20_days_is_warning(ansible, certs):
     assert expiry['unit'] == 'days'
     assert '(warning 30:)' in expiry['message']
     assert result['status'] == 'WARNING'
-    assert result['summary'].startswith('WARNING: WARNING cert_expiry')
+    assert result['summary'].startswith('WARNING: cert_expiry ')
 
 
 def test_certificate_expiring_in_10_days_is_critical(ansible, certs):
@@ -213,7 +213,7 @@ def test_hostname_match_of_a_file(ansible, certs, hostname, status):
 def test_fail_on_critical_fails_the_task_with_every_key(ansible, certs):
     result = ansible.module(MODULE, {'certificates': [{'path': str(certs['expired'][0])}]})
     assert result['failed'] is True
-    assert result['msg'].startswith('CRITICAL: CRITICAL cert_expiry')
+    assert result['msg'].startswith('CRITICAL: cert_expiry ')
     assert result['status'] == 'CRITICAL' and result['checks']
 
 

@@ -213,8 +213,10 @@ def test_backup_column_on_hosts_that_keep_backups(ansible, pg_cluster, tmp_path)
 
 
 def test_postgres_columns_on_the_postgres_group(ansible, pg_cluster, tmp_path):
+    # checkpoints_requested is server-wide and driven by the other tests' CREATE DATABASE.
     local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
-             'daily_checks_resource_thresholds': NO_THRESHOLDS}
+             'daily_checks_resource_thresholds': NO_THRESHOLDS,
+             'daily_checks_pg_health_thresholds': {'checkpoints_requested': {'warning': '', 'critical': ''}}}
     good = pg_cluster.login_args(monitor=True)
     bad = dict(good, login_password='not-the-password')
     inventory = {'all': {'children': {'postgres': {'hosts': {
