@@ -162,6 +162,8 @@ def test_corrupted_dump_fails_the_unit(host, backup_run):
         assert corrupted != good
         log = run_log(host)
         assert "verify %s: CRITICAL" % corrupted in log
+        # found by decompressing the table's data, not by the sidecar (which matches the file)
+        assert "TABLE DATA public.orders" in log and "corrupt" in log
         assert "BACKUP FAILED" in log
         verified = json.loads(host.file(BACKUP_DIR + "/last_verify.json").content_string)
         assert verified["status"] == "CRITICAL"
