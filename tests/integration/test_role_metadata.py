@@ -60,3 +60,12 @@ def test_readme_tables_are_generated_from_the_argument_specs():
     proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'role-readme.py'), '--check'],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_galaxy_metadata(role):
+    meta = REPO / 'roles' / role / 'meta' / 'main.yml'
+    assert meta.exists(), '%s has no meta/main.yml (galaxy-importer warns)' % role
+    info = load(meta)['galaxy_info']
+    assert info['role_name'] == role and info['namespace'] == 'fleetops'
+    assert info['license'] == 'GPL-3.0-or-later' and info['description']
