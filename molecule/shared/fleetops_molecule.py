@@ -34,12 +34,14 @@ class PlayResult:
 
     @property
     def messages(self):
-        """The failure messages, item results included, as one string."""
+        """The failure messages, item results included, as one string. An assert item that failed
+        is reported with evaluated_to false rather than failed, and counts as well."""
         parts = []
         for _name, result in self.failed_tasks:
             parts.append(str(result.get("msg", "")))
             for item in result.get("results", []) or []:
-                if item.get("failed") or item.get("exit_status") or item.get("rc"):
+                if item.get("failed") or item.get("exit_status") or item.get("rc") \
+                        or item.get("evaluated_to") is False:
                     parts += [str(item.get(key, "")) for key in ("msg", "stderr", "stdout")]
         return "\n".join(parts)
 

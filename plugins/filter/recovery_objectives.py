@@ -64,18 +64,9 @@ import datetime
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CheckReport, parse_thresholds)
+    CheckReport, human_duration, parse_thresholds)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     ParameterError, parse_duration)
-
-
-def _human(seconds):
-    seconds = float(seconds)
-    if abs(seconds) < 120:
-        return '%.1f s' % seconds
-    if abs(seconds) < 7200:
-        return '%.1f min' % (seconds / 60)
-    return '%.2f h' % (seconds / 3600)
 
 
 def to_epoch(value, name):
@@ -122,10 +113,12 @@ def objectives(started, verified, backup_time, incident_time=None, rto_target='4
     report = CheckReport('recovery_objectives')
     check = report.add('rto', round(rto, 3), unit='seconds', thresholds=thresholds['rto'])
     check['message'] = 'recovery took %s (target %s)%s' % (
-        _human(rto), _human(rto_limit), '' if check['status'] == 'OK' else ': RTO missed')
+        human_duration(rto), human_duration(rto_limit),
+        '' if check['status'] == 'OK' else ': RTO missed')
     check = report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'])
     check['message'] = 'the backup is %s older than %s (target %s)%s' % (
-        _human(rpo), 'the incident' if incident is not None else 'the recovery', _human(rpo_limit),
+        human_duration(rpo), 'the incident' if incident is not None else 'the recovery',
+        human_duration(rpo_limit),
         '' if check['status'] == 'OK' else ': RPO missed')
     out = report.result()
     out.update(rto_seconds=round(rto, 3), rpo_seconds=round(rpo, 3), rto_target_seconds=rto_limit,

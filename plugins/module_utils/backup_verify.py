@@ -29,7 +29,7 @@ import uuid
 import zlib
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CRITICAL, OK, UNKNOWN, WARNING, CheckReport, parse_thresholds, worst)
+    CRITICAL, OK, UNKNOWN, WARNING, CheckReport, human_duration, parse_thresholds, worst)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 SOURCE = 'backup_verify'
@@ -691,7 +691,7 @@ class Verifier:
                     'age', age, unit='seconds', target=best.path,
                     thresholds=self.thresholds['age'])
                 check['message'] = 'newest good backup %s is %s old%s' % (
-                    best.path, _human(age), _limits(check))
+                    best.path, human_duration(age), _limits(check))
                 best.statuses.append(check['status'])
                 if check['status'] != OK:
                     best.problems.append('%s %s' % (check['status'], check['message']))
@@ -738,7 +738,7 @@ class Verifier:
         check = self.report.add('restore_duration', outcome['seconds'], unit='seconds',
                                 target=backup.path, thresholds=self.thresholds['restore_duration'])
         check['message'] = 'test restore of %s took %s%s' % (
-            backup.path, _human(outcome['seconds']), _limits(check))
+            backup.path, human_duration(outcome['seconds']), _limits(check))
         backup.statuses.append(check['status'])
         if check['status'] != OK:
             backup.problems.append('%s %s' % (check['status'], check['message']))
@@ -755,17 +755,6 @@ class Verifier:
 
 def _num(value):
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _human(seconds):
-    seconds = float(seconds)
-    if abs(seconds) < 120:
-        return '%.1f s' % seconds
-    if abs(seconds) < 7200:
-        return '%.1f min' % (seconds / 60)
-    if abs(seconds) < 172800:
-        return '%.1f h' % (seconds / 3600)
-    return '%.1f days' % (seconds / 86400)
 
 
 def _limits(check):
@@ -876,15 +865,7 @@ class RestoreCheck:
             started = time.monotonic()
             self._load(backup, scratch)
             outcome['seconds'] = round(time.monotonic() - started, 3)
-            expected, source = self._expected_rows(backup)
-            outcome['compared_with'] = source
-            if expected:
-                counts = self._count(scratch, sorted(expected))
-                outcome['rows'] = counts
-                for table in sorted(expected):
-                    if counts.get(table) != expected[table]:
-                        outcome['mismatches'].append('%s: %s restored, %s expected' % (
-                            table, counts.get(table), expected[table]))
+            self.compare_rows(backup, scratch, outcome)
         except RuntimeError as exc:
             outcome['error'] = str(exc)[-2000:]
         finally:
@@ -950,6 +931,17 @@ class RestoreCheck:
         if backup.rows:
             return dict(backup.rows), 'the row counts read from the dump'
         return {}, 'nothing (no manifest, no table data)'
+
+    def compare_rows(self, backup, database, outcome):
+        """Counts the rows of the tables the backup expects in ``database`` and records the
+        counts, what they were compared with and every mismatch in ``outcome``."""
+        expected, source = self._expected_rows(backup)
+        outcome['compared_with'] = source
+        outcome['rows'] = self._count(database, sorted(expected)) if expected else {}
+        for table in sorted(expected):
+            if outcome['rows'].get(table) != expected[table]:
+                outcome['mismatches'].append('%s: %s restored, %s expected' % (
+                    table, outcome['rows'].get(table), expected[table]))
 
     def _count(self, scratch, tables):
         counts = {}

@@ -134,6 +134,19 @@ def _format_number(value):
     return ('%.6f' % value).rstrip('0').rstrip('.')
 
 
+def human_duration(seconds):
+    """A duration for a message: seconds below two minutes, minutes below two hours, hours below
+    two days, then days."""
+    seconds = float(seconds)
+    if abs(seconds) < 120:
+        return '%.1f s' % seconds
+    if abs(seconds) < 7200:
+        return '%.1f min' % (seconds / 60)
+    if abs(seconds) < 172800:
+        return '%.1f h' % (seconds / 3600)
+    return '%.1f days' % (seconds / 86400)
+
+
 def worst(statuses):
     """The worst of some statuses (OK when there are none)."""
     result = OK

@@ -30,8 +30,6 @@ description:
     backup holds it).
   - Never modifies or deletes a backup. The only file it writes is a missing checksum sidecar, and
     only when O(write_checksum=true) and the backup passed every other check.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - pg_verifybackup on the managed host, for base backups.
   - psql and pg_restore on the managed host, for O(restore_check). No Python database driver is
@@ -40,9 +38,9 @@ requirements:
     C(--compress=lz4) or C(--compress=zstd) (PostgreSQL 16 and later); without them the data of
     such archives is reported as V(UNKNOWN), with the reason.
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.postgres
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -50,8 +48,6 @@ attributes:
   diff_mode:
     support: full
     details: Shows the content of a sidecar that is written.
-  platform:
-    platforms: posix
 options:
   path:
     description:

@@ -25,20 +25,11 @@ description:
     O(endpoints[].ca_path)), reported as its own check, and whether the certificate covers the
     name the clients use. The certificate is read even when verification fails.
   - Reads only; it never changes the host.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - cryptography >= 3.3 on the managed host (Debian package C(python3-cryptography))
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   certificates:
     description:

@@ -28,23 +28,17 @@ description:
     default.
   - The result speaks the status model of this collection (checks C(restore_duration) and
     C(restore_rows)), so it goes into a fleet report as it is.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - psql and pg_restore on the managed host (PATH or C(/usr/lib/postgresql/*/bin)). No Python
     database driver is needed.
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.postgres
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: Checks the backup, the server and the target, and returns what it would do.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   path:
     description: The backup file (or directory dump) to restore.
@@ -270,14 +264,7 @@ class Restorer(RestoreCheck):
         try:
             self._load(backup, staging)
             if params['verify_rows']:
-                expected, source = self._expected_rows(backup)
-                counts = self._count(staging, sorted(expected)) if expected else {}
-                result['rows'] = counts
-                result['compared_with'] = source
-                for table in sorted(expected):
-                    if counts.get(table) != expected[table]:
-                        result['mismatches'].append('%s: %s restored, %s expected' % (
-                            table, counts.get(table), expected[table]))
+                self.compare_rows(backup, staging, result)
         except RuntimeError as exc:
             self._drop(staging)
             result['seconds'] = round(time.monotonic() - started, 3)

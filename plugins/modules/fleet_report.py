@@ -20,27 +20,16 @@ description:
   - "Run it once per play (C(run_once: true)); it reads other hosts' results through C(hostvars)."
   - The report is the output of the run, so it is written in check mode too.
   - The JSON schema is documented in C(docs/fleet_report.schema.json) of the collection.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - fleetops.runbook.attributes
+  - fleetops.runbook.attributes.action
 attributes:
-  action:
-    description: Runs on the controller as an action plugin; nothing is executed on the hosts.
-    support: full
-  async:
-    description: Cannot run asynchronously.
-    support: none
   bypass_host_loop:
-    description: Runs per host like any task; use it with C(run_once) to write one report.
     support: none
+    details: Runs per host like any task; use it with C(run_once) to write one report.
   check_mode:
     support: full
     details: The report files are written in check mode as well; no managed host is changed.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   checks:
     description:

@@ -23,18 +23,12 @@ description:
     manifest as not collected, with the reason, and does not fail the collection.
   - Log files larger than O(log_max_bytes) are cut to their last O(log_max_bytes) bytes, and the
     manifest says so.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - fleetops.runbook.attributes
 attributes:
   check_mode:
     support: full
     details: Lists the sources it would collect and the archive it would write; writes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   incident_id:
     description:

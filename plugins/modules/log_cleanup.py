@@ -19,19 +19,13 @@ description:
     never touched, and nothing outside O(paths) is looked at.
   - Reports the number of files and bytes in the status model; a file that cannot be removed is a
     V(WARNING).
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: A dry run that lists the files it would remove.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   paths:
     description: Directories to clean (globs allowed). A path that does not exist is skipped.

@@ -31,25 +31,14 @@ description:
   - This is an action plugin, so it runs on the controller whatever host the task runs for. Use
     C(run_once=true) with a fleet mapping.
   - Every option is checked before anything is sent.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - fleetops.runbook.attributes
+  - fleetops.runbook.attributes.action
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Sends nothing and writes no state; returns the message and the channels it would go to.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   title:
     description: Short title of the alert; the Slack header and the mail subject.

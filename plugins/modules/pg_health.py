@@ -24,20 +24,11 @@ description:
     C(pg_read_all_data) (PostgreSQL 14+) or C(SELECT) on those sequences. A check that lacks a
     privilege reports V(UNKNOWN) with the reason and the others go on.
   - Reads only; it never changes the server.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.postgres
   - fleetops.runbook.postgres.driver
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   checks:
     description:

@@ -18,20 +18,11 @@ description:
     they are and per core; memory usage is computed from the memory available to new programs;
     every real mounted filesystem is checked for space and inodes.
   - Reads only; it never changes the host.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 requirements:
   - psutil on the managed host (Debian package C(python3-psutil), or C(pip install psutil))
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   checks:
     description:

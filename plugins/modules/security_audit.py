@@ -23,16 +23,10 @@ description:
   - V(security_upgrades) and V(upgrades) count the pending package upgrades APT would install
     (a simulation, from the package lists as they are).
   - Reads only; changes nothing.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   platform:
     platforms: debian
 options:

@@ -24,20 +24,15 @@ description:
   - With O(reset=true) the statistics are reset after they are read (C(pg_stat_statements_reset())),
     which reports a change; in check mode the reset is skipped. By default only superusers may
     reset; grant C(EXECUTE) on the function to others.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.postgres
   - fleetops.runbook.postgres.driver
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+    details: Reads the same statistics; with O(reset=true) it reports the reset without doing it.
 options:
   order_by:
     description:

@@ -18,16 +18,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 from fleetops_molecule import include_role, run_play  # noqa: E402
 
 
-def messages(result):
-    """Every failure message, those of failed assert items included (the json callback reports an
-    assert item that failed with evaluated_to false rather than failed)."""
-    parts = [result.messages]
-    for dummy, task in result.failed_tasks:
-        parts += [str(item.get("msg", "")) for item in task.get("results", []) or []
-                  if item.get("evaluated_to") is False]
-    return "\n".join(parts)
-
-
 PKI = "/etc/fleetops-test/pki"
 
 
@@ -212,7 +202,7 @@ def test_unknown_profile_is_refused_before_nginx_changes(host, facts):
     result = run_play([include_role("fleetops.runbook.tls")],
                       {"tls_profile": "old", "tls_sites": sites(facts)}, hosts=host.backend.host)
     assert result.rc != 0
-    assert "tls_profile" in messages(result) and "intermediate, modern" in messages(result)
+    assert "tls_profile" in result.messages and "intermediate, modern" in result.messages
     assert config_sums(host, facts) == before
 
 
@@ -222,7 +212,7 @@ def test_missing_certificate_is_refused_before_nginx_changes(host, facts):
         "tls_profile": facts["profile"],
         "tls_sites": sites(facts, certificate="/etc/nginx/tls/nope.crt")}, hosts=host.backend.host)
     assert result.rc != 0
-    assert "/etc/nginx/tls/nope.crt does not exist" in messages(result)
+    assert "/etc/nginx/tls/nope.crt does not exist" in result.messages
     assert config_sums(host, facts) == before
 
 
@@ -233,7 +223,7 @@ def test_a_server_block_nginx_rejects_never_lands(host, facts):
         "tls_sites": sites(facts, extra_config="no_such_directive on;")}, hosts=host.backend.host)
     assert result.rc != 0
     assert [name for name, dummy in result.failed_tasks] == ["fleetops.runbook.tls : Write the TLS server blocks"]
-    assert 'unknown directive "no_such_directive"' in messages(result)
+    assert 'unknown directive "no_such_directive"' in result.messages
     assert config_sums(host, facts) == before
     version, response = https_get(facts)
     assert response.startswith("HTTP/1.1 200")

@@ -307,3 +307,11 @@ def test_merge_metrics_keeps_one_help_and_type_per_metric():
             current = line.split()[2]
         elif not line.startswith('#'):
             assert line.split('{')[0] == current
+
+
+@pytest.mark.parametrize('seconds, text', [
+    (0, '0.0 s'), (59.94, '59.9 s'), (119.9, '119.9 s'), (120, '2.0 min'), (5400, '90.0 min'),
+    (7200, '2.0 h'), (4 * 3600, '4.0 h'), (172799, '48.0 h'), (172800, '2.0 days'),
+    (-90, '-90.0 s'), ('3600', '60.0 min')])
+def test_human_duration_picks_the_unit(seconds, text):
+    assert status.human_duration(seconds) == text
