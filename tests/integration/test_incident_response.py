@@ -223,3 +223,27 @@ def test_failed_backup_stops_containment(ansible, bed, hook):
     assert not (bed['work'] / 'host' / 'INC-3' / 'pg_hba.conf.original').exists()
     assert not (bed['work'] / 'www' / 'maintenance.on').exists()
     assert hook.requests == []
+
+
+def test_phases_as_extra_vars_run_only_those(ansible, bed, hook):
+    # AWX job templates and rulebooks pass the phases as a variable instead of tags.
+    result = run(ansible, bed, 'INC-VARS', incident_response_phases=['notify', 'evidence'])
+    assert result.rc == 0, failures(result)
+    controller = bed['work'] / 'controller' / 'INC-VARS'
+    assert list(controller.glob('*/*.tar.gz')), tree(controller)
+    assert not (bed['work'] / 'dumps' / 'INC-VARS').exists()
+    record = json.loads((controller / 'incident.json').read_text())
+    assert sorted(record['phases']) == ['evidence']  # the notification is not a recorded phase
+    assert len(hook.requests) == 1
+    assert 'INC-VARS' in json.dumps(hook.requests[0].json)
+
+
+def test_phases_given_twice_or_unknown_are_refused(ansible, bed):
+    result = run(ansible, bed, 'INC-TWICE', tags='evidence', incident_response_phases=['evidence'])
+    assert result.rc != 0
+    assert 'given twice' in result.stdout and 'Nothing was changed' in result.stdout
+    result = run(ansible, bed, 'INC-TWICE', incident_response_phases=['evidence', 'panic'])
+    assert result.rc != 0
+    assert 'incident_response_phases' in result.stdout and 'panic' in result.stdout
+    assert not (bed['work'] / 'controller' / 'INC-TWICE').exists()
+    assert not (bed['work'] / 'host' / 'INC-TWICE').exists()
