@@ -67,10 +67,13 @@ options:
     default: []
   exclude_mounts:
     description:
-      - Mount points not to check. Shell-style wildcards are allowed (V(/var/lib/docker/*)).
+      - Mount points not to check. Shell-style wildcards are allowed (V(/srv/scratch/*)).
+      - The default leaves out the layers and volumes container runtimes mount; they repeat the
+        usage of the filesystem below them, once per container. Give V([]) to check them too.
     type: list
     elements: str
-    default: []
+    default: [/var/lib/docker/*, /var/lib/containers/*, /run/containerd/*, /run/docker/*,
+              /var/lib/kubelet/*]
   include_fstypes:
     description:
       - Check only filesystems of these types (V(ext4), V(xfs)). When empty, every type but the
@@ -114,6 +117,7 @@ EXAMPLES = r'''
           critical: 90
     exclude_mounts:
       - /var/lib/docker/*
+      - /srv/scratch
     fail_on: never
   register: resources
 
@@ -202,6 +206,10 @@ DEFAULT_THRESHOLDS = {
     'disk': {'warning': '85', 'critical': '95'},
     'inodes': {},
 }
+
+# Where container runtimes mount image layers and volumes: each repeats its backing filesystem.
+CONTAINER_MOUNTS = ('/var/lib/docker/*', '/var/lib/containers/*', '/run/containerd/*',
+                    '/run/docker/*', '/var/lib/kubelet/*')
 
 # Filesystems that hold no user data, or whose usage is always 100% by design.
 PSEUDO_FSTYPES = frozenset([
@@ -496,7 +504,7 @@ def main():
         thresholds=dict(type='dict', default={}),
         mount_thresholds=dict(type='dict', default={}),
         include_mounts=dict(type='list', elements='path', default=[]),
-        exclude_mounts=dict(type='list', elements='str', default=[]),
+        exclude_mounts=dict(type='list', elements='str', default=list(CONTAINER_MOUNTS)),
         include_fstypes=dict(type='list', elements='str', default=[]),
         exclude_fstypes=dict(type='list', elements='str', default=[]),
         top_processes=dict(type='int', default=0),

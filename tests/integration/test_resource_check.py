@@ -192,3 +192,27 @@ def test_missing_psutil_gives_a_clear_message(ansible, tmp_path):
     assert result['failed'] is True
     assert 'Failed to import the required Python library (psutil)' in result['msg']
     assert 'MODULE FAILURE' not in result['msg']
+
+
+@pytest.fixture
+def container_layer(tmp_path):
+    """An overlay mount where container runtimes mount image layers (its own device number)."""
+    layer = '/run/containerd/fleetops-test-%d' % os.getpid()
+    for part in ('lower', 'upper', 'work'):
+        (tmp_path / part).mkdir()
+    os.makedirs(layer)
+    subprocess.run(['mount', '-t', 'overlay', 'overlay', '-o',
+                    'lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work'.format(tmp_path),
+                    layer], check=True)
+    yield layer
+    subprocess.run(['umount', layer], check=True)
+    os.rmdir(layer)
+
+
+def test_container_layers_are_left_out_by_default(ansible, container_layer):
+    result = ansible.module(MODULE, {'checks': ['disk'], 'fail_on': 'never'})
+    mounts = [fs['mount'] for fs in result['filesystems']]
+    assert '/' in mounts and container_layer not in mounts
+    result = ansible.module(MODULE, {'checks': ['disk'], 'exclude_mounts': [], 'fail_on': 'never'})
+    assert container_layer in [fs['mount'] for fs in result['filesystems']]
+    assert by_name(result, 'disk', container_layer)['labels'] == {'fstype': 'overlay'}
