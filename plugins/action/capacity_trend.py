@@ -9,7 +9,6 @@ __metaclass__ = type
 import os
 import re
 
-from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
@@ -55,7 +54,8 @@ class ActionModule(ActionBase):
         )
         _validation, args = self.validate_argument_spec(argument_spec=spec)
         if not _NAME_RE.match(args['report']):
-            raise AnsibleError("report: '%s' may hold only letters, digits, '.', '_' and '-'" % args['report'])
+            return dict(result, failed=True,
+                        msg="report: '%s' may hold only letters, digits, '.', '_' and '-'" % args['report'])
         directory = os.path.abspath(os.path.expanduser(args['history_dir']))
         try:
             trend = capacity_trend(directory, report=args['report'], window_days=args['window'],
@@ -63,7 +63,7 @@ class ActionModule(ActionBase):
                                    horizon_days=args['horizon'], min_samples=args['min_samples'],
                                    drop_ratio=args['drop_ratio'], hosts=args['hosts'])
         except TrendError as exc:
-            raise AnsibleError(str(exc))
+            return dict(result, failed=True, msg=str(exc))
 
         hosts = trend['hosts']
         status = worst(h['status'] for h in hosts.values()) if hosts else 'UNKNOWN'
