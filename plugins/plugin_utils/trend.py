@@ -393,9 +393,9 @@ def host_trend(series, metrics, thresholds, horizon_days, min_samples, drop_rati
     return result
 
 
-def missing_host():
+def missing_host(reason):
     report = CheckReport('capacity_trend')
-    report.add('capacity', None, status=UNKNOWN, message='no samples of this host in the window')
+    report.add('capacity', None, status=UNKNOWN, message=reason)
     result = report.result()
     result['series'] = []
     return result
@@ -414,15 +414,20 @@ def capacity_trend(directory, report='daily_checks', window_days=30, metrics=Non
         raise TrendError('drop_ratio: %r is not a fraction above 0 and at most 1' % (drop_ratio,))
     metrics = normalize_metrics(metrics)
     parsed = metric_thresholds(thresholds, metrics)
-    if not os.path.isdir(directory):
+    # No directory yet (no daily run so far) is an empty history: every host is UNKNOWN.
+    if os.path.exists(directory) and not os.path.isdir(directory):
         raise TrendError('history_dir: %s is not a directory' % directory)
     now = time.time() if now is None else now
     documents, read, skipped = read_history(directory, report, window_days, now)
     found = collect_series(documents, metrics)
+    if not read:
+        reason = 'no %s report in %s within %g days' % (report, directory, window_days)
+    else:
+        reason = 'no samples of this host in the window'
     results = {}
     for host in (hosts if hosts is not None else sorted(found)):
         if host in found:
             results[host] = host_trend(found[host], metrics, parsed, horizon_days, min_samples, drop_ratio)
         else:
-            results[host] = missing_host()
+            results[host] = missing_host(reason)
     return {'hosts': results, 'files_read': read, 'files_skipped': skipped}

@@ -81,7 +81,18 @@ def test_monthly_report_has_the_capacity_column(ansible, tmp_path):
 
 
 def test_monthly_without_history_and_switched_off(ansible, tmp_path):
-    (tmp_path / 'reports' / 'history').mkdir(parents=True)
+    result = monthly(ansible, tmp_path)
+    assert result.rc == 0, failures(result)
+    cell = json.loads((tmp_path / 'reports' / 'monthly_maintenance.json').read_text())[
+        'hosts'][0]['results']['capacity']
+    assert cell['status'] == 'UNKNOWN'
+    assert 'no daily_checks report in %s within 30 days' % (tmp_path / 'reports' / 'history') in cell['summary']
+
+    # A host missing from the reports of the window.
+    synthetic_history(tmp_path / 'reports', [10.0, 11.0, 12.0])
+    history = tmp_path / 'reports' / 'history'
+    for path in history.iterdir():
+        path.write_text(path.read_text().replace('"localhost"', '"db7"'))
     result = monthly(ansible, tmp_path)
     assert result.rc == 0, failures(result)
     cell = json.loads((tmp_path / 'reports' / 'monthly_maintenance.json').read_text())[
@@ -134,15 +145,16 @@ def test_bad_input_names_the_option(ansible, tmp_path):
     for index, (args, _message) in enumerate(cases):
         tasks.append({'name': 'case %d' % index, 'fleetops.runbook.capacity_trend': dict(
             {'history_dir': str(history)}, **args), 'ignore_errors': True})
-    tasks.append({'name': 'relative', 'fleetops.runbook.capacity_trend': {'history_dir': 'no/such/dir'},
-                  'ignore_errors': True})
+    tasks.append({'name': 'relative', 'fleetops.runbook.capacity_trend': {
+        'history_dir': 'galaxy.yml', 'hosts': ['localhost']}, 'ignore_errors': True})
     result = ansible.tasks(tasks)
     for index, (_args, message) in enumerate(cases):
         task = result.task('case %d' % index)
         assert task['failed'] is True and message in task['msg'], task
         assert 'Traceback' not in json.dumps(task)
     task = result.task('relative')
-    assert task['msg'] == 'history_dir: %s is not a directory' % (REPO / 'no' / 'such' / 'dir')
+    # A relative history_dir is taken from the current directory, like fleet_report's dest.
+    assert task['msg'] == 'history_dir: %s is not a directory' % (REPO / 'galaxy.yml')
 
     result = monthly(ansible, tmp_path, maintenance_capacity_window='a month')
     assert result.rc != 0

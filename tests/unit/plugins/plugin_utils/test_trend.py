@@ -256,6 +256,11 @@ def test_bad_options(tmp_path, history, kwargs, message):
     assert message in str(err.value)
 
 
-def test_missing_directory(tmp_path):
+def test_missing_directory_is_an_empty_history(tmp_path):
+    result = trend(tmp_path, hosts=['h'])
+    assert result['files_read'] == [] and result['hosts']['h']['status'] == 'UNKNOWN'
+    assert result['hosts']['h']['checks'][0]['message'] == 'no daily_checks report in %s within 30 days' % (
+        tmp_path / 'history')
+    (tmp_path / 'history').write_text('a file')
     with pytest.raises(TrendError, match='history_dir: .* is not a directory'):
         trend(tmp_path)
