@@ -30,7 +30,7 @@ description:
     value (a cleanup, a VACUUM FULL, a grown volume), starts the series afresh; only the samples
     from the last drop on are fitted.
   - A series with fewer than O(min_samples) samples, or whose samples span less than one day, is
-    reported with its last value and not judged (status OK, RV(hosts[].series[].judged=false)). A
+    reported with its last value and not judged (status OK, C(judged=false) in RV(hosts)). A
     host of O(hosts) found in no report of the window is V(UNKNOWN).
   - Files that cannot be read, are not JSON, belong to another report or another schema version
     are skipped and listed in RV(files_skipped) with the reason.
@@ -101,8 +101,8 @@ options:
         type: float
   thresholds:
     description:
-      - Warning and critical ranges on the days to the limit, per metric name, merged over
-        C({warning: "90:", critical: "30:"}); V(90:) alerts below 90.
+      - Warning and critical ranges on the days to the limit, per metric name, merged over a
+        warning of V(90:) and a critical of V(30:); V(90:) alerts below 90 days.
     type: dict
     default: {}
   horizon:
@@ -170,25 +170,63 @@ hosts:
       type: list
       elements: dict
       contains:
-        name: {description: Metric name., type: str}
-        target: {description: Target of the metric (a mount point, a database)., type: str}
-        column: {description: Column of the daily report., type: str}
-        unit: {description: Unit of the values., type: str}
-        samples: {description: Samples in the window., type: int}
-        samples_used: {description: Samples fitted (since the last drop)., type: int}
-        first_at: {description: Time of the first fitted sample., type: str}
-        last_at: {description: Time of the newest sample., type: str}
-        span_days: {description: Days between the first fitted and the newest sample., type: float}
-        dropped_at: {description: Time of the last drop, or null., type: str}
-        last_value: {description: Value of the newest sample., type: float}
-        growth_per_day: {description: Least-squares growth per day, null when not computed., type: float}
-        projected: {description: Value expected O(horizon) days after the newest sample., type: float}
-        horizon_days: {description: The horizon., type: float}
-        limit: {description: The limit, null when there is none., type: float}
-        limit_source: {description: "V(option), V(critical threshold) or V(full) (100 %)", type: str}
-        days_to_limit: {description: Days from the newest sample to the limit; 0 at or above it; null when not growing or not judged., type: float}
-        judged: {description: Whether the series was judged against the thresholds., type: bool}
-        reason: {description: Why a series was not judged., type: str}
+        name:
+          description: 'Metric name.'
+          type: str
+        target:
+          description: 'Target of the metric (a mount point, a database).'
+          type: str
+        column:
+          description: 'Column of the daily report.'
+          type: str
+        unit:
+          description: 'Unit of the values.'
+          type: str
+        samples:
+          description: 'Samples in the window.'
+          type: int
+        samples_used:
+          description: 'Samples fitted (since the last drop).'
+          type: int
+        first_at:
+          description: 'Time of the first fitted sample.'
+          type: str
+        last_at:
+          description: 'Time of the newest sample.'
+          type: str
+        span_days:
+          description: 'Days between the first fitted and the newest sample.'
+          type: float
+        dropped_at:
+          description: 'Time of the last drop, or null.'
+          type: str
+        last_value:
+          description: 'Value of the newest sample.'
+          type: float
+        growth_per_day:
+          description: 'Least-squares growth per day, null when not computed.'
+          type: float
+        projected:
+          description: 'Value expected O(horizon) days after the newest sample.'
+          type: float
+        horizon_days:
+          description: 'The horizon.'
+          type: float
+        limit:
+          description: 'The limit, null when there is none.'
+          type: float
+        limit_source:
+          description: 'V(option), V(critical threshold) or V(full) (100 %)'
+          type: str
+        days_to_limit:
+          description: 'Days from the newest sample to the limit; 0 at or above it; null when not growing or not judged.'
+          type: float
+        judged:
+          description: 'Whether the series was judged against the thresholds.'
+          type: bool
+        reason:
+          description: 'Why a series was not judged.'
+          type: str
 files_read:
   description: The reports used, oldest name first.
   returned: always

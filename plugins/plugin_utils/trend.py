@@ -30,6 +30,7 @@ __metaclass__ = type
 import calendar
 import glob
 import json
+import math
 import os
 import re
 import time
@@ -185,8 +186,7 @@ def read_history(directory, report, window_days, now):
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
-        and value not in (float('inf'), float('-inf'))
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def collect_series(documents, metrics):
