@@ -285,16 +285,21 @@ FROM pg_stat_database d WHERE d.datname = current_database()
 """
 
 # One row per table of at least min_size with what the estimate needs; the arithmetic is done
-# in Python (PageLayout), where it can be tested.
+# in Python (PageLayout), where it can be tested. A table never vacuumed nor analyzed has no
+# planner page count (relpages 0): its size is read from the file instead.
 TABLES_SQL = """
 WITH t AS (
-  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relpages::bigint AS pages,
+  SELECT c.oid, n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples < 0
+              THEN pg_relation_size(c.oid) / current_setting('block_size')::bigint
+              ELSE c.relpages::bigint END AS pages,
          c.reltuples::float8 AS tuples, c.relnatts::int AS natts, c.reloptions,
          has_table_privilege(c.oid, 'SELECT') AS readable
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'm')
     AND n.nspname NOT IN """ + SYSTEM_SCHEMAS + """ AND n.nspname NOT LIKE 'pg\\_toast%%'
-    AND c.relpages::bigint * current_setting('block_size')::bigint >= %(min_size)s
+    AND (c.relpages::bigint * current_setting('block_size')::bigint >= %(min_size)s
+         OR (c.reltuples < 0 AND pg_relation_size(c.oid) >= %(min_size)s))
 )
 SELECT t.schema, t.name, t.pages, t.tuples, t.natts, t.readable,
        (SELECT substring(o FROM '^fillfactor=([0-9]+)$')::int
