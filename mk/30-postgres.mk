@@ -55,3 +55,9 @@ demo-postgres-stop: venv
 bench-postgres: venv collection pg-server
 	tools/apt-install.sh check-postgres
 	python bench/pg_health_vs_check_postgres.py
+
+# pg_bloat against check_postgres --action=bloat on 2,000 tables. Prints ratios; not part of
+# `make test`.
+bench-bloat: venv collection pg-server
+	tools/apt-install.sh check-postgres
+	python bench/pg_bloat_vs_check_postgres.py
