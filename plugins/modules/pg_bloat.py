@@ -439,9 +439,9 @@ def estimate(row, layout, kind):
         row['reason'] = 'not analyzed, cannot estimate'
         return False
     if row['columns_with_stats'] < row['columns']:
-        row['reason'] = 'statistics missing for %d of %d columns (not analyzed since they were ' \
-                        'added), cannot estimate' % (row['columns'] - row['columns_with_stats'],
-                                                    row['columns'])
+        missing = row['columns'] - row['columns_with_stats']
+        row['reason'] = ('statistics missing for %d of %d columns (not analyzed since they were '
+                         'added), cannot estimate' % (missing, row['columns']))
         return False
     if kind == 'table':
         pages = layout.heap_pages(row['tuples'], row['natts'], row['data_width'],
