@@ -6,7 +6,7 @@ PGCLUSTER   := $(BIN)/python $(ROOT)/tests/pgcluster.py
 DEMO_PREREQS += demo-postgres
 DEMO_ARGS    += -i $(PG_DEMO_DIR)/inventory.yml
 
-.PHONY: pg-server demo-postgres demo-postgres-stop bench-postgres test-postgres
+.PHONY: pg-server pg-contrib demo-postgres demo-postgres-stop bench-postgres bench-bloat test-postgres
 
 # Server binaries (initdb, pg_ctl, contrib): the machine's own, else Debian's postgresql-15,
 # installed without the package's default cluster (the tests start their own).
@@ -19,13 +19,23 @@ pg-server:
 	  tools/apt-install.sh postgresql-15; \
 	fi
 
-# The integration tests start their own clusters: they need the server binaries.
-test-integration: pg-server
+# pgstattuple (contrib), which the pg_bloat tests measure the estimate against: part of Debian's
+# postgresql-15 package; installed when the server binaries in use come without it.
+pg-contrib: pg-server
+	@sharedir=$$(python3 -c 'import os, subprocess, sys; sys.path.insert(0, "tests"); \
+	  import pgcluster; print(subprocess.check_output([os.path.join(pgcluster.find_bindir(), \
+	  "pg_config"), "--sharedir"], text=True).strip())' 2>/dev/null); \
+	if test -n "$$sharedir" && test -e "$$sharedir/extension/pgstattuple.control"; then :; else \
+	  tools/apt-install.sh postgresql-15; \
+	fi
+
+# The integration tests start their own clusters: they need the server binaries and contrib.
+test-integration: pg-server pg-contrib
 
 # The PostgreSQL area alone (integration tests only; make test runs them within test-integration).
-test-postgres: venv collection pg-server
+test-postgres: venv collection pg-server pg-contrib
 	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_pg_health.py \
-	  tests/integration/test_slow_queries.py
+	  tests/integration/test_slow_queries.py tests/integration/test_pg_bloat.py
 
 # A demo cluster with some load and slow statements; reused while it runs. Its connection is
 # written to $(PG_DEMO_DIR)/inventory.yml (group `postgres`), which `make demo` adds.
@@ -45,3 +55,9 @@ demo-postgres-stop: venv
 bench-postgres: venv collection pg-server
 	tools/apt-install.sh check-postgres
 	python bench/pg_health_vs_check_postgres.py
+
+# pg_bloat against check_postgres --action=bloat on 2,000 tables. Prints ratios; not part of
+# `make test`.
+bench-bloat: venv collection pg-server
+	tools/apt-install.sh check-postgres
+	python bench/pg_bloat_vs_check_postgres.py

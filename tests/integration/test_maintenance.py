@@ -127,3 +127,68 @@ def test_monthly_report_without_rehearsal(ansible, tmp_path):
     assert results['upgrades']['status'] == upgrades['status']
     assert results['certificates']['applicable'] is False  # no certificates given: not checked
     assert results['certificates']['status'] is None
+
+
+# ---- the PostgreSQL half of the weekly maintenance --------------------------------------------
+
+WEEKLY_DB = 'maint_weekly_pg'
+
+
+def last_analyze(cluster):
+    return cluster.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'orders'",
+                           dbname=WEEKLY_DB)[0][0]
+
+
+def weekly_pg(ansible, tmp_path, cluster, check):
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    login = cluster.login_args()
+    login.pop('login_db')
+    return ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
+                            check=check, extra_vars={
+                                'maintenance_pg_enabled': True,
+                                'maintenance_pg_login': login,
+                                'maintenance_pg_databases': [WEEKLY_DB],
+                                'maintenance_report_dir': str(tmp_path / 'reports')})
+
+
+def test_weekly_postgres_tasks(ansible, tmp_path, pg_cluster):
+    pg_cluster.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % WEEKLY_DB)
+    pg_cluster.execute('CREATE DATABASE %s' % WEEKLY_DB)
+    try:
+        pg_cluster.execute("CREATE TABLE orders (id int PRIMARY KEY, customer int, note text)"
+                           " WITH (autovacuum_enabled = off);"
+                           " INSERT INTO orders SELECT g, g % 100, 'n' || g"
+                           " FROM generate_series(1, 5000) g;"
+                           " CREATE INDEX orders_note_idx ON orders (note)", dbname=WEEKLY_DB)
+
+        # Check mode: ANALYZE is not run, nothing in the database changes.
+        result = weekly_pg(ansible, tmp_path, pg_cluster, check=True)
+        assert result.rc == 0, failures(result)
+        assert last_analyze(pg_cluster) is None
+        assert pg_cluster.execute("SELECT count(*) FROM pg_indexes WHERE indexname ="
+                                  " 'orders_note_idx'", dbname=WEEKLY_DB)[0][0] == 1
+        bloat = result.task('Report table and index bloat and unused indexes')
+        assert bloat['changed'] is False
+        assert 'public.orders_note_idx' in [
+            '%s.%s' % (r['schema'], r['index']) for r in bloat['databases'][0]['unused_indexes']]
+
+        result = weekly_pg(ansible, tmp_path, pg_cluster, check=False)
+        assert result.rc == 0, failures(result)
+        assert last_analyze(pg_cluster) is not None
+        slow = result.task('Review the slow queries')
+        assert slow['is_available'] is True and slow['checks']
+        report = json.loads((tmp_path / 'reports' / 'weekly_maintenance.json').read_text())
+        results = report['hosts'][0]['results']
+        assert {'vacuum', 'bloat', 'slow_queries'} <= set(results)
+        assert {c['name'] for c in results['vacuum']['checks']} >= {'last_vacuum', 'last_analyze'}
+        messages = [c['message'] for c in results['bloat']['checks']
+                    if c['name'] == 'unused_indexes']
+        assert len(messages) == 1 and 'public.orders_note_idx' in messages[0], messages
+        # Statistics younger than a week: the unused index is listed, not judged.
+        assert 'not judged' in messages[0]
+        unused = result.task('Report table and index bloat and unused indexes')['databases'][0]
+        assert unused['database'] == WEEKLY_DB
+        assert [r['drop_statement'] for r in unused['unused_indexes']] == [
+            'DROP INDEX CONCURRENTLY public.orders_note_idx;']
+    finally:
+        pg_cluster.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % WEEKLY_DB)
