@@ -614,6 +614,8 @@ class PgBloat:
             scan.close()
 
     def failed_database(self, database, reason):
+        # A query that fails part way replaces what was recorded of the database so far.
+        self.results = [r for r in self.results if r['database'] != database]
         self.results.append(dict(database=database, error=reason))
         for name in self._check_names():
             self.report.unknown(name, '%s %s: %s' % (name, database, reason), target=database)
