@@ -36,27 +36,13 @@ description:
     are skipped and listed in RV(files_skipped) with the reason.
   - "Run it once (C(run_once: true)); each host's result is in RV(hosts)[host], in the shape of a
     check module's result, ready for M(fleetops.runbook.fleet_report)."
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - fleetops.runbook.attributes
+  - fleetops.runbook.attributes.action
 attributes:
-  action:
-    description: Runs on the controller as an action plugin; nothing is executed on the hosts.
-    support: full
-  async:
-    description: Cannot run asynchronously.
-    support: none
   bypass_host_loop:
-    description: Runs per host like any task; use it with C(run_once) to read the files once.
     support: none
-  check_mode:
-    support: full
-    details: Only reads files; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+    details: Runs per host like any task; use it with C(run_once) to read the files once.
 options:
   history_dir:
     description:

@@ -30,20 +30,11 @@ description:
     C(SELECT) on the tables, or the bloat checks report V(UNKNOWN) for the tables they cannot
     estimate.
   - Reads only; it never changes the server.
-author:
-  - fleetops.runbook maintainers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.runbook.attributes
   - fleetops.runbook.postgres
   - fleetops.runbook.postgres.driver
   - fleetops.runbook.status
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   databases:
     description:
