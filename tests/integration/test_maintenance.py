@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from .emergency_helpers import failures, only_reports, tree, write_inventory
+from .emergency_helpers import (backup_now, counts, databases, failures, make_shop, only_reports,
+                                tree, write_inventory)
 from .harness import REPO
 
 OLD = time.time() - 9 * 86400
@@ -45,6 +46,36 @@ def test_log_cleanup_dry_run_in_check_mode(ansible, tmp_path, logs):
     assert sorted(os.path.basename(f['path']) for f in cleanup['removed']) == [
         'app.log', 'app.log.1', 'app.log.2.gz']
     assert cleanup['checks'][0]['message'].startswith('would remove 3 files')
+    assert only_reports(tmp_path / 'reports', 'weekly_maintenance')
+
+
+def test_weekly_with_postgres_in_check_mode_changes_nothing(ansible, tmp_path, logs,
+                                                           pg_cluster_factory):
+    cluster = pg_cluster_factory()
+    make_shop(cluster, 'mw_shop', orders=40, leads=4)
+    dumps = backup_now(cluster, tmp_path / 'backups', ['mw_shop'], tmp_path)
+    analyzed = "SELECT relname, analyze_count FROM pg_stat_user_tables ORDER BY relname"
+    before = (databases(cluster), counts(cluster, 'mw_shop'),
+              cluster.execute(analyzed, dbname='mw_shop'), tree(logs), tree(tmp_path / 'backups'))
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
+                              check=True, extra_vars={
+                                  'maintenance_log_paths': [str(logs)],
+                                  'maintenance_pg_enabled': True,
+                                  'maintenance_pg_databases': ['mw_shop'],
+                                  'maintenance_pg_login': {
+                                      'login_host': cluster.host, 'login_port': cluster.port,
+                                      'login_user': cluster.superuser,
+                                      'login_password': cluster.superuser_password},
+                                  'maintenance_backup_path': str(dumps[0]),
+                                  'maintenance_report_dir': str(tmp_path / 'reports')})
+    assert result.rc == 0, failures(result)
+    assert result.task('Update the planner statistics (ANALYZE)')['skipped'] is True
+    assert result.task('Check dead tuples, vacuum and analyze state')['status'] in (
+        'OK', 'WARNING', 'CRITICAL')
+    after = (databases(cluster), counts(cluster, 'mw_shop'),
+             cluster.execute(analyzed, dbname='mw_shop'), tree(logs), tree(tmp_path / 'backups'))
+    assert after == before
     assert only_reports(tmp_path / 'reports', 'weekly_maintenance')
 
 
