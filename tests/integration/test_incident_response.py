@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .emergency_helpers import counts, failures, make_shop, tree, write_inventory
+from .emergency_helpers import counts, databases, failures, make_shop, tree, write_inventory
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'incident_response.yml'
@@ -93,8 +93,11 @@ CONTAIN = {
 
 def test_check_mode_changes_nothing(ansible, bed, hook):
     hba_before = bed['hba'].read_text()
+    databases_before = databases(bed['cluster'])
     result = run(ansible, bed, 'INC-CHECK', check=True, **CONTAIN)
     assert result.rc == 0, failures(result)
+    assert databases(bed['cluster']) == databases_before
+    assert counts(bed['cluster'], DB) == {'public.orders': 500, 'crm.leads': 20}
     work = bed['work']
     for path in ('host', 'controller', 'dumps', 'etc', 'www', 'lib'):
         assert not (work / path).exists(), path
@@ -178,6 +181,18 @@ def test_recover_puts_everything_back(ansible, bed, hook):
     flag = bed['work'] / 'www' / 'maintenance.on'
     raised = flag.read_text()
     assert raised.startswith('incident INC-1 since ')
+    hba_contained = bed['hba'].read_text()
+    record_file = bed['work'] / 'controller' / 'INC-1' / 'incident.json'
+    record_before = record_file.read_text()
+
+    # check mode first: the flag, pg_hba.conf and the record stay as they are
+    result = run(ansible, bed, 'INC-1', tags='recover', check=True, **CONTAIN)
+    assert result.rc == 0, failures(result)
+    assert flag.read_text() == raised
+    assert bed['hba'].read_text() == hba_contained
+    assert not list((bed['work'] / 'host' / 'INC-1').glob('maintenance-flag-*'))
+    assert record_file.read_text() == record_before
+
     result = run(ansible, bed, 'INC-1', tags='recover,notify', **CONTAIN)
     assert result.rc == 0, failures(result)
     assert bed['hba'].read_text() == saved.read_text()
