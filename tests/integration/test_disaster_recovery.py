@@ -178,8 +178,6 @@ def monthly(ansible, bed, report_dir, check=False):
         args=('-e', 'ansible_become=false'))
 
 
-
-
 def test_monthly_rehearsal_in_check_mode_changes_nothing(ansible, bed, tmp_path):
     cluster = bed['cluster']
     before = databases(cluster), counts(cluster, DB)

@@ -247,7 +247,7 @@ def test_evidence_without_psutil_is_collected_and_says_why(ansible, bed, tmp_pat
     check = subprocess.run(['sha256sum', '-c', sidecar.name], cwd=str(fetched),
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    manifests = [m for m in fetched.glob('*.json')]
+    manifests = list(fetched.glob('*.json'))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
     missing = dict((n['source'], n['reason']) for n in manifest['not_collected'])

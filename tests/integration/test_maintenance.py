@@ -49,8 +49,8 @@ def test_log_cleanup_dry_run_in_check_mode(ansible, tmp_path, logs):
     assert only_reports(tmp_path / 'reports', 'weekly_maintenance')
 
 
-def test_weekly_with_postgres_in_check_mode_changes_nothing(ansible, tmp_path, logs,
-                                                           pg_cluster_factory):
+def test_weekly_with_postgres_in_check_mode_changes_nothing(
+        ansible, tmp_path, logs, pg_cluster_factory):
     cluster = pg_cluster_factory()
     make_shop(cluster, 'mw_shop', orders=40, leads=4)
     dumps = backup_now(cluster, tmp_path / 'backups', ['mw_shop'], tmp_path)
