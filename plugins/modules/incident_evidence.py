@@ -82,6 +82,9 @@ options:
     description:
       - A resource snapshot to store as C(resources.json), normally the registered result of
         M(fleetops.runbook.resource_check).
+      - A registered result that failed (C(failed=true), for example psutil missing on the host) is
+        not stored; the source C(resources) is listed in RV(not_collected) with its message, so the
+        manifest says why the snapshot is missing and the rest is still collected.
     type: dict
   label:
     description: Name of the host in the archive name and the manifest; defaults to the host name.
@@ -403,6 +406,10 @@ class Evidence:
         snapshot = self.params['resources']
         if not snapshot:
             self.skip('resources', 'no resource snapshot was given')
+            return
+        if snapshot.get('failed'):
+            self.skip('resources', 'the resource snapshot failed: %s'
+                      % (snapshot.get('msg') or 'no message'))
             return
         if self.module.check_mode:
             self.plan.append('resource snapshot')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,14 @@ def failures(result):
             if res.get('failed') or res.get('unreachable'):
                 out.append('%s on %s: %s' % (task['task']['name'], host, str(res.get('msg'))[:1500]))
     return '\n'.join(out) or repr(result)
+
+
+def only_reports(root, *names):
+    """True when root holds the reports of names and nothing else (fleetops.runbook.fleet_report
+    documents them as written in check mode too: JSON, HTML and a dated JSON copy in history/)."""
+    found = sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_file())
+    allowed = '|'.join(re.escape(n) for n in names)
+    pattern = re.compile(r'^(%s)\.(json|html)$|^history/(%s)-[^/]+\.json$' % (allowed, allowed))
+    assert found and all(pattern.match(f) for f in found), found
+    return set(f for f in found if not f.startswith('history/')) == set(
+        '%s.%s' % (n, ext) for n in names for ext in ('json', 'html'))

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
+from .emergency_helpers import only_reports
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'daily_checks.yml'
@@ -106,6 +107,7 @@ def test_check_mode_reports_and_changes_nothing(ansible, tmp_path):
     assert result.rc == 0, result
     assert json.loads((tmp_path / 'daily_checks.json').read_text())['host_count'] == 1
     assert result.stats['localhost'].get('changed', 0) == 0
+    assert only_reports(tmp_path, 'daily_checks')
 
 
 @pytest.mark.parametrize('variables, needle', [

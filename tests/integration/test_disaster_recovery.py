@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
 import pytest
 
-from .emergency_helpers import backup_now, counts, databases, failures, make_shop, write_inventory
+from .emergency_helpers import (backup_now, counts, databases, failures, make_shop, only_reports,
+                                tree, write_inventory)
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'disaster_recovery.yml'
@@ -72,10 +74,17 @@ def test_live_database_is_refused_before_anything_changes(ansible, bed):
 
 def test_check_mode_changes_nothing(ansible, bed):
     cluster = bed['cluster']
-    before = databases(cluster)
+    before = databases(cluster), counts(cluster, DB)
+    backups = tree(bed['backups'])
+    reports = bed['work'] / 'reports'
+    assert not reports.exists()
     result = run(ansible, bed, check=True, disaster_recovery_target_database='dr_shop_check')
     assert result.rc == 0, failures(result)
-    assert databases(cluster) == before
+    assert (databases(cluster), counts(cluster, DB)) == before
+    assert tree(bed['backups']) == backups
+    # only the report, which fleet_report documents as written in check mode too
+    assert only_reports(reports, 'disaster_recovery')
+    shutil.rmtree(reports)
 
 
 def test_destroyed_database_comes_back_with_rto_and_rpo(ansible, bed):
@@ -157,3 +166,61 @@ def test_missing_database_name_is_refused(ansible, bed):
     result = ansible.playbook(PLAYBOOK, inventory=bed['inventory'])
     assert result.rc != 0
     assert 'disaster_recovery_database' in result.stdout
+
+
+MONTHLY = REPO / 'playbooks' / 'monthly_maintenance.yml'
+
+
+def monthly(ansible, bed, report_dir, check=False):
+    """monthly_maintenance.yml with the rehearsal of the bed's database."""
+    return ansible.playbook(MONTHLY, inventory=bed['inventory'], check=check, extra_vars={
+        'disaster_recovery_database': DB, 'maintenance_report_dir': str(report_dir)},
+        args=('-e', 'ansible_become=false'))
+
+
+def test_monthly_rehearsal_in_check_mode_changes_nothing(ansible, bed, tmp_path):
+    cluster = bed['cluster']
+    before = databases(cluster), counts(cluster, DB)
+    backups = tree(bed['backups'])
+    result = monthly(ansible, bed, tmp_path / 'reports', check=True)
+    assert result.rc == 0, failures(result)
+    assert (databases(cluster), counts(cluster, DB)) == before
+    assert tree(bed['backups']) == backups
+    scratch = result.task('Note when the recovery started')['ansible_facts'][
+        '_disaster_recovery_target_fixed']
+    assert re.match(r'^%s_rehearsal_[0-9]{14}$' % DB, scratch), scratch
+    assert scratch not in databases(cluster)
+    assert only_reports(tmp_path / 'reports', 'disaster_recovery_rehearsal', 'monthly_maintenance')
+
+
+def test_monthly_rehearsal_reports_rto_rpo_and_leaves_no_trace(ansible, bed, tmp_path):
+    cluster = bed['cluster']
+    before = databases(cluster)
+    live = counts(cluster, DB)
+    assert live == {'public.orders': 1234, 'crm.leads': 77}
+    result = monthly(ansible, bed, tmp_path / 'reports')
+    assert result.rc == 0, failures(result)
+
+    restore = result.task('Restore the backup, verified against its manifest')
+    scratch = restore['database']
+    assert re.match(r'^%s_rehearsal_[0-9]{14}$' % DB, scratch), scratch
+    assert restore['rows'] == live and restore['mismatches'] == []
+    assert restore['replaced_as'] is None
+    dropped = result.task("Drop the rehearsal's scratch database (it never held anything but the rehearsal)")
+    assert dropped['changed'] is True
+
+    # the scratch database is gone, the live one untouched, nothing else appeared
+    assert scratch not in databases(cluster)
+    assert databases(cluster) == before
+    assert counts(cluster, DB) == live
+
+    report = json.loads((tmp_path / 'reports' / 'disaster_recovery_rehearsal.json').read_text())
+    host = report['hosts'][0]
+    objectives = dict((c['name'], c) for c in host['results']['objectives']['checks'])
+    assert objectives['rto']['status'] == 'OK' and 0 < objectives['rto']['value'] < 600
+    assert objectives['rpo']['status'] == 'OK' and 0 <= objectives['rpo']['value'] < 3600
+    assert objectives['rto']['critical'] == '~:14400' and objectives['rpo']['critical'] == '~:3600'
+    assert host['results']['restore']['status'] == 'OK'
+    html = (tmp_path / 'reports' / 'disaster_recovery_rehearsal.html').read_text()
+    assert 'RTO target 4h' in html
+    assert (tmp_path / 'reports' / 'monthly_maintenance.json').exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 import yaml
 from ansible.plugins.filter.core import regex_replace
 
-from .emergency_helpers import counts, failures, make_shop, tree, write_inventory
+from .emergency_helpers import counts, databases, failures, make_shop, tree, write_inventory
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'incident_response.yml'
@@ -95,8 +96,11 @@ CONTAIN = {
 
 def test_check_mode_changes_nothing(ansible, bed, hook):
     hba_before = bed['hba'].read_text()
+    databases_before = databases(bed['cluster'])
     result = run(ansible, bed, 'INC-CHECK', check=True, **CONTAIN)
     assert result.rc == 0, failures(result)
+    assert databases(bed['cluster']) == databases_before
+    assert counts(bed['cluster'], DB) == {'public.orders': 500, 'crm.leads': 20}
     work = bed['work']
     for path in ('host', 'controller', 'dumps', 'etc', 'www', 'lib'):
         assert not (work / path).exists(), path
@@ -177,16 +181,97 @@ def test_full_response_evidence_backup_contain_notify(ansible, bed, hook):
 
 def test_recover_puts_everything_back(ansible, bed, hook):
     saved = bed['work'] / 'host' / 'INC-1' / 'pg_hba.conf.original'
+    flag = bed['work'] / 'www' / 'maintenance.on'
+    raised = flag.read_text()
+    assert raised.startswith('incident INC-1 since ')
+    hba_contained = bed['hba'].read_text()
+    record_file = bed['work'] / 'controller' / 'INC-1' / 'incident.json'
+    record_before = record_file.read_text()
+
+    # check mode first: the flag, pg_hba.conf and the record stay as they are
+    result = run(ansible, bed, 'INC-1', tags='recover', check=True, **CONTAIN)
+    assert result.rc == 0, failures(result)
+    assert flag.read_text() == raised
+    assert bed['hba'].read_text() == hba_contained
+    assert not list((bed['work'] / 'host' / 'INC-1').glob('maintenance-flag-*'))
+    assert record_file.read_text() == record_before
+
     result = run(ansible, bed, 'INC-1', tags='recover,notify', **CONTAIN)
     assert result.rc == 0, failures(result)
     assert bed['hba'].read_text() == saved.read_text()
     bed['cluster'].connect(user=bed['cluster'].monitor_user).close()
-    assert not (bed['work'] / 'www' / 'maintenance.on').exists()
+    # the flag this incident raised comes down, its content kept in the incident's directory
+    assert not flag.exists()
+    kept = list((bed['work'] / 'host' / 'INC-1').glob('maintenance-flag-*.txt'))
+    assert [k.read_text() for k in kept] == [raised]
     assert (bed['work'] / 'www' / 'index.html').exists()
     assert saved.exists()
+    record = json.loads((bed['work'] / 'controller' / 'INC-1' / 'incident.json').read_text())
+    summary = record['phases']['recover']['localhost']['summary']
+    assert 'maintenance page down (flag kept as %s)' % kept[0] in summary
     assert counts(bed['cluster'], DB) == {'public.orders': 500, 'crm.leads': 20}
     assert len(hook.requests) == 1
     assert 'recover' in json.dumps(hook.requests[0].json)
+
+
+@pytest.mark.parametrize('foreign', [
+    'planned maintenance by the DBA team until 06:00\n',
+    'incident INC-10 since 2025-01-19T10:00:00Z\n',
+])
+def test_recover_leaves_a_flag_raised_by_someone_else(ansible, bed, hook, foreign):
+    flag = bed['work'] / 'www' / 'maintenance.on'
+    flag.write_text(foreign)
+    kept_before = sorted((bed['work'] / 'host' / 'INC-1').glob('maintenance-flag-*.txt'))
+    result = run(ansible, bed, 'INC-1', tags='recover', **CONTAIN)
+    assert result.rc == 0, failures(result)
+    assert flag.read_text() == foreign
+    assert sorted((bed['work'] / 'host' / 'INC-1').glob('maintenance-flag-*.txt')) == kept_before
+    record = json.loads((bed['work'] / 'controller' / 'INC-1' / 'incident.json').read_text())
+    summary = record['phases']['recover']['localhost']['summary']
+    assert 'maintenance flag left up: it was not raised by incident INC-1' in summary
+    assert foreign.strip() in summary
+    assert 'maintenance page down' not in summary
+    flag.unlink()
+
+
+def test_evidence_without_psutil_is_collected_and_says_why(ansible, bed, tmp_path):
+    bare = tmp_path / 'bare'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(bare)], check=True)
+    result = run(ansible, bed, 'INC-NOPSUTIL', tags='evidence',
+                 ansible_python_interpreter=str(bare / 'bin' / 'python'))
+    assert result.rc == 0, failures(result)
+    snapshot = result.task('Take a resource snapshot')
+    assert snapshot['failed'] is True and 'psutil' in snapshot['msg']
+
+    fetched = bed['work'] / 'controller' / 'INC-NOPSUTIL' / 'localhost'
+    archives = list(fetched.glob('evidence-localhost-*.tar.gz'))
+    assert len(archives) == 1
+    sidecar = Path(str(archives[0]) + '.sha256')
+    check = subprocess.run(['sha256sum', '-c', sidecar.name], cwd=str(fetched),
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    manifests = list(fetched.glob('*.json'))
+    assert len(manifests) == 1
+    manifest = json.loads(manifests[0].read_text())
+    missing = dict((n['source'], n['reason']) for n in manifest['not_collected'])
+    assert 'Failed to import the required Python library (psutil)' in missing['resources']
+
+    unpacked = tmp_path / 'unpacked'
+    with tarfile.open(archives[0]) as tar:
+        tar.extractall(unpacked, filter='data')
+    root = next(unpacked.iterdir())
+    check = subprocess.run(['sha256sum', '-c', 'SHA256SUMS'], cwd=str(root),
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+    names = set(check.stdout.replace(': OK', '').split())
+    assert {'processes.txt', 'sockets.txt', 'auth_failures.txt'} <= names
+    assert 'resources.json' not in names and not (root / 'resources.json').exists()
+    assert json.loads((root / 'manifest.json').read_text()) == manifest
+
+    record = json.loads((bed['work'] / 'controller' / 'INC-NOPSUTIL' / 'incident.json').read_text())
+    evidence = record['phases']['evidence']['localhost']
+    assert evidence['status'] == 'OK'
+    assert 'no resource snapshot' in evidence['summary'] and 'psutil' in evidence['summary']
 
 
 @pytest.mark.parametrize('tags, expected', [

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from .emergency_helpers import failures, tree, write_inventory
+from .emergency_helpers import (backup_now, counts, databases, failures, make_shop, only_reports,
+                                tree, write_inventory)
 from .harness import REPO
 
 OLD = time.time() - 9 * 86400
@@ -45,6 +46,37 @@ def test_log_cleanup_dry_run_in_check_mode(ansible, tmp_path, logs):
     assert sorted(os.path.basename(f['path']) for f in cleanup['removed']) == [
         'app.log', 'app.log.1', 'app.log.2.gz']
     assert cleanup['checks'][0]['message'].startswith('would remove 3 files')
+    assert only_reports(tmp_path / 'reports', 'weekly_maintenance')
+
+
+def test_weekly_with_postgres_in_check_mode_changes_nothing(
+        ansible, tmp_path, logs, pg_cluster_factory):
+    cluster = pg_cluster_factory()
+    make_shop(cluster, 'mw_shop', orders=40, leads=4)
+    dumps = backup_now(cluster, tmp_path / 'backups', ['mw_shop'], tmp_path)
+    analyzed = "SELECT relname, analyze_count FROM pg_stat_user_tables ORDER BY relname"
+    before = (databases(cluster), counts(cluster, 'mw_shop'),
+              cluster.execute(analyzed, dbname='mw_shop'), tree(logs), tree(tmp_path / 'backups'))
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
+                              check=True, extra_vars={
+                                  'maintenance_log_paths': [str(logs)],
+                                  'maintenance_pg_enabled': True,
+                                  'maintenance_pg_databases': ['mw_shop'],
+                                  'maintenance_pg_login': {
+                                      'login_host': cluster.host, 'login_port': cluster.port,
+                                      'login_user': cluster.superuser,
+                                      'login_password': cluster.superuser_password},
+                                  'maintenance_backup_path': str(dumps[0]),
+                                  'maintenance_report_dir': str(tmp_path / 'reports')})
+    assert result.rc == 0, failures(result)
+    assert result.task('Update the planner statistics (ANALYZE)')['skipped'] is True
+    assert result.task('Check dead tuples, vacuum and analyze state')['status'] in (
+        'OK', 'WARNING', 'CRITICAL')
+    after = (databases(cluster), counts(cluster, 'mw_shop'),
+             cluster.execute(analyzed, dbname='mw_shop'), tree(logs), tree(tmp_path / 'backups'))
+    assert after == before
+    assert only_reports(tmp_path / 'reports', 'weekly_maintenance')
 
 
 def test_log_cleanup_removes_only_old_logs(ansible, tmp_path, logs):
@@ -91,6 +123,35 @@ def test_security_audit_findings(ansible, tmp_path):
     assert checks['security_upgrades']['status'] in ('OK', 'WARNING', 'UNKNOWN')
     report = json.loads((tmp_path / 'reports' / 'security_audit.json').read_text())
     assert report['hosts'][0]['status'] == 'CRITICAL'
+
+
+def test_security_audit_in_check_mode_changes_nothing(ansible, tmp_path):
+    access = tmp_path / 'access.log'
+    stamp = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(time.time() - 60))
+    access.write_text('203.0.113.7 - - [%s] "POST /login HTTP/1.1" 401 12 "-" "x"\n' % stamp * 3)
+    www = tmp_path / 'www'
+    www.mkdir()
+    (www / 'upload.php').write_text('x')
+    os.chmod(www / 'upload.php', 0o666)
+    inputs = {path: (path.stat().st_mode, path.stat().st_mtime, path.read_bytes())
+              for path in (access, www / 'upload.php')}
+    inventory = write_inventory(tmp_path / 'inventory.yml', {})
+    result = ansible.playbook(REPO / 'playbooks' / 'security_audit.yml', inventory=inventory,
+                              check=True, extra_vars={
+                                  'maintenance_audit_access_logs': [str(access)],
+                                  'maintenance_audit_world_writable_paths': [str(www)],
+                                  'maintenance_audit_etc_paths': [str(tmp_path / 'etc')],
+                                  'maintenance_report_dir': str(tmp_path / 'reports')},
+                              args=('-e', 'ansible_become=false'))
+    assert result.rc == 0, failures(result)
+    assert result.stats['localhost'].get('changed', 0) == 0
+    audit = result.task('Audit the host')
+    assert audit['world_writable'] == [str(www / 'upload.php')]
+    assert {path: (path.stat().st_mode, path.stat().st_mtime, path.read_bytes())
+            for path in inputs} == inputs
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'access.log', 'inventory.yml', 'reports', 'www']
+    assert only_reports(tmp_path / 'reports', 'security_audit')
 
 
 def test_bad_extra_vars_stop_before_anything_changes(ansible, tmp_path, logs):

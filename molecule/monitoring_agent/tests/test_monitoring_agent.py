@@ -225,3 +225,10 @@ def test_missing_password_is_rejected_before_anything_changes(host):
     assert "monitoring_agent_postgres_exporter_db_password is empty" in result.messages
     assert host.file("/etc/default/prometheus-postgres-exporter").sha256sum == before
     assert "127.0.0.1:9100" in host.file("/etc/default/prometheus-node-exporter").content_string
+
+
+def test_host_side_checks_find_psutil(host):
+    # resource_check (daily checks' resource column, incident evidence) imports psutil on the host.
+    assert host.package("python3-psutil").is_installed
+    out = host.check_output("python3 -c 'import psutil; print(psutil.cpu_count() > 0)'")
+    assert out.strip() == "True"
