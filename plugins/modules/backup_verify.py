@@ -44,7 +44,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: With O(write_checksum=true), reports the sidecar it would write without writing it.
+    details:
+      - With O(write_checksum=true), reports the sidecar it would write without writing it.
+      - O(restore_check) is a measurement and runs in check mode as well; its scratch database is
+        dropped, so nothing remains of it. Leave O(restore_check) off for a run that must not
+        load the server.
   diff_mode:
     support: full
     details: Shows the content of a sidecar that is written.
