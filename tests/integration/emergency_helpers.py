@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -105,3 +106,22 @@ def only_reports(root, *names):
     assert found and all(pattern.match(f) for f in found), found
     return set(f for f in found if not f.startswith('history/')) == set(
         '%s.%s' % (n, ext) for n in names for ext in ('json', 'html'))
+
+
+def verified_evidence(fetched, host, unpack_to):
+    """The one evidence archive of host fetched to the controller, checked against its .sha256
+    sidecar, unpacked under unpack_to and checked against the SHA256SUMS inside it. Returns the
+    unpacked root and the names SHA256SUMS lists."""
+    archives = list(Path(fetched).glob('evidence-%s-*.tar.gz' % host))
+    assert len(archives) == 1, archives
+    sidecar = Path(str(archives[0]) + '.sha256')
+    check = subprocess.run(['sha256sum', '-c', sidecar.name], cwd=str(fetched),
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with tarfile.open(archives[0]) as tar:
+        tar.extractall(unpack_to, filter='data')
+    root = next(Path(unpack_to).iterdir())
+    check = subprocess.run(['sha256sum', '-c', 'SHA256SUMS'], cwd=str(root),
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+    return root, set(check.stdout.replace(': OK', '').split())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import pytest
 import yaml
 from ansible.plugins.filter.core import regex_replace
 
-from .emergency_helpers import counts, databases, failures, make_shop, tree, write_inventory
+from .emergency_helpers import (counts, databases, failures, make_shop, tree, verified_evidence,
+                                write_inventory)
 from .harness import REPO
 
 PLAYBOOK = REPO / 'playbooks' / 'incident_response.yml'
@@ -117,20 +117,7 @@ def test_full_response_evidence_backup_contain_notify(ansible, bed, hook):
 
     # evidence on the controller, its checksum and every file's checksum intact
     fetched = work / 'controller' / 'INC-1' / 'localhost'
-    archives = list(fetched.glob('evidence-localhost-*.tar.gz'))
-    assert len(archives) == 1
-    sidecar = Path(str(archives[0]) + '.sha256')
-    check = subprocess.run(['sha256sum', '-c', sidecar.name], cwd=str(fetched),
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout + check.stderr
-    unpacked = work / 'unpacked'
-    with tarfile.open(archives[0]) as tar:
-        tar.extractall(unpacked, filter='data')
-    root = next(unpacked.iterdir())
-    check = subprocess.run(['sha256sum', '-c', 'SHA256SUMS'], cwd=str(root),
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout
-    names = set(check.stdout.replace(': OK', '').split())
+    root, names = verified_evidence(fetched, 'localhost', work / 'unpacked')
     assert {'processes.txt', 'sockets.txt', 'resources.json', 'auth_failures.txt'} <= names
     assert 'logs%s/app.log' % bed['app_logs'] in names
     manifest = json.loads((root / 'manifest.json').read_text())
@@ -244,26 +231,12 @@ def test_evidence_without_psutil_is_collected_and_says_why(ansible, bed, tmp_pat
     assert snapshot['failed'] is True and 'psutil' in snapshot['msg']
 
     fetched = bed['work'] / 'controller' / 'INC-NOPSUTIL' / 'localhost'
-    archives = list(fetched.glob('evidence-localhost-*.tar.gz'))
-    assert len(archives) == 1
-    sidecar = Path(str(archives[0]) + '.sha256')
-    check = subprocess.run(['sha256sum', '-c', sidecar.name], cwd=str(fetched),
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout + check.stderr
+    root, names = verified_evidence(fetched, 'localhost', tmp_path / 'unpacked')
     manifests = list(fetched.glob('*.json'))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
     missing = dict((n['source'], n['reason']) for n in manifest['not_collected'])
     assert 'Failed to import the required Python library (psutil)' in missing['resources']
-
-    unpacked = tmp_path / 'unpacked'
-    with tarfile.open(archives[0]) as tar:
-        tar.extractall(unpacked, filter='data')
-    root = next(unpacked.iterdir())
-    check = subprocess.run(['sha256sum', '-c', 'SHA256SUMS'], cwd=str(root),
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout
-    names = set(check.stdout.replace(': OK', '').split())
     assert {'processes.txt', 'sockets.txt', 'auth_failures.txt'} <= names
     assert 'resources.json' not in names and not (root / 'resources.json').exists()
     assert json.loads((root / 'manifest.json').read_text()) == manifest
