@@ -147,6 +147,16 @@ def human_duration(seconds):
     return '%.1f days' % (seconds / 86400)
 
 
+def human_bytes(value):
+    """A size for a message, in binary units: 0 B, 1.5 KiB, 5.0 GiB."""
+    value = float(value or 0)
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(value) < 1024:
+            return ('%.0f %s' if unit == 'B' else '%.1f %s') % (value, unit)
+        value /= 1024.0
+    return '%.1f TiB' % value
+
+
 def worst(statuses):
     """The worst of some statuses (OK when there are none)."""
     result = OK

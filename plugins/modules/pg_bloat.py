@@ -236,6 +236,8 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     OK,
     CheckReport,
     finish,
+    human_bytes,
+    human_duration,
     parse_thresholds,
     status_argument_spec,
 )
@@ -363,24 +365,6 @@ def _align(value, alignment=MAXALIGN):
     return int(math.ceil(value / float(alignment))) * alignment
 
 
-def fmt_bytes(value):
-    value = float(value or 0)
-    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
-        if abs(value) < 1024 or unit == 'TiB':
-            return ('%.0f %s' if unit == 'B' else '%.1f %s') % (value, unit)
-        value /= 1024.0
-    return '%.1f TiB' % value
-
-
-def fmt_duration(seconds):
-    seconds = float(seconds or 0)
-    if seconds >= 86400:
-        return '%.1f days' % (seconds / 86400)
-    if seconds >= 3600:
-        return '%.1f hours' % (seconds / 3600)
-    return '%.0f s' % seconds
-
-
 class PageLayout:
     """Expected size of a relation from its row count and average row width."""
 
@@ -457,11 +441,11 @@ class BloatJudge:
 
     def item(self, name, target, row):
         value = row['wasted_percent']
-        wasted = 'about %s of %s wasted' % (fmt_bytes(row['wasted_bytes']), fmt_bytes(row['size_bytes']))
+        wasted = 'about %s of %s wasted' % (human_bytes(row['wasted_bytes']), human_bytes(row['size_bytes']))
         if row['wasted_bytes'] < self.min_wasted:
             return dict(target=target, value=value, status=OK,
                         message='%s %s is %s%% (%s: below min_wasted %s, not judged)' % (
-                            name, target, value, wasted, fmt_bytes(self.min_wasted)))
+                            name, target, value, wasted, human_bytes(self.min_wasted)))
         status = self.thresholds[name].judge(value)
         message = '%s %s is %s%% (%s)' % (name, target, value, wasted)
         return dict(target=target, value=value, status=status,
@@ -666,7 +650,7 @@ class PgBloat:
                                 '%s(s) of at least %s (%s); grant it pg_read_all_data or SELECT' % (
                                     name, database, role, len(denied),
                                     'table' if kind == 'table' else 'index',
-                                    fmt_bytes(self.params['min_size']),
+                                    human_bytes(self.params['min_size']),
                                     ', '.join(self._label(r, kind) for r in denied[:5])),
                                 target=database, unit='percent')
         note = ''
@@ -679,7 +663,7 @@ class PgBloat:
                                 target=database, status=OK,
                                 message='%s %s: no %s of at least %s to estimate%s' % (
                                     name, database, 'table' if kind == 'table' else 'B-tree index',
-                                    fmt_bytes(self.params['min_size']), note))
+                                    human_bytes(self.params['min_size']), note))
             return
         items = [self.judge.item(name, '%s.%s' % (database, self._label(r, kind)), r)
                  for r in estimated]
@@ -715,14 +699,14 @@ class PgBloat:
         why = ''
         if young:
             why = ': statistics cover only %s, less than min_stats_age %s, not judged' % (
-                fmt_duration(entry['stats_age_seconds']), fmt_duration(self.params['min_stats_age']))
+                human_duration(entry['stats_age_seconds']), human_duration(self.params['min_stats_age']))
         self.report.add('unused_indexes', count, unit='count',
                         thresholds=self.thresholds['unused_indexes'], target=database,
                         status=OK if young else None,
                         message='unused_indexes %s is %d%s%s' % (database, count, listing, why))
         bytes_status = OK if young else self.thresholds['unused_index_bytes'].judge(total)
         message = 'unused_index_bytes %s is %s in %d index(es)%s' % (
-            database, fmt_bytes(total), count, why)
+            database, human_bytes(total), count, why)
         self.report.add('unused_index_bytes', total, unit='bytes',
                         thresholds=self.thresholds['unused_index_bytes'], target=database,
                         status=bytes_status,

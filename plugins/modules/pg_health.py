@@ -201,6 +201,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     OK,
     CheckReport,
     finish,
+    human_bytes,
     parse_thresholds,
     status_argument_spec,
 )
@@ -282,15 +283,6 @@ ORDER BY c.relpages DESC
 
 def _round(value, digits=3):
     return None if value is None else round(float(value), digits)
-
-
-def _fmt_bytes(value):
-    value = float(value or 0)
-    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
-        if abs(value) < 1024 or unit == 'TiB':
-            return ('%.0f %s' if unit == 'B' else '%.1f %s') % (value, unit)
-        value /= 1024.0
-    return '%.1f TiB' % value
 
 
 class PgHealth:
@@ -663,7 +655,7 @@ class PgHealth:
                                     target=row['database'], unit='bytes')
                 continue
             self.add('database_size', row['size_bytes'], unit='bytes', target=row['database'],
-                     message='database_size %s is %s' % (row['database'], _fmt_bytes(row['size_bytes'])))
+                     message='database_size %s is %s' % (row['database'], human_bytes(row['size_bytes'])))
 
     def _tables(self):
         if self._table_rows is None:
@@ -693,13 +685,13 @@ class PgHealth:
             reclaimable = int(row['size_bytes'] * percent / 100.0)
             status = self.thresholds['dead_tuples'].judge(percent)
             message = 'dead_tuples %s is %s%% (%d dead tuples, about %s)' % (
-                row['target'], percent, row['dead_tuples'] or 0, _fmt_bytes(reclaimable))
+                row['target'], percent, row['dead_tuples'] or 0, human_bytes(reclaimable))
             items.append(dict(target=row['target'], value=percent, status=status,
                               message=with_range(message, status, self.thresholds['dead_tuples'])))
         if not tables:
             self.add('dead_tuples', 0, unit='percent',
                      message='dead_tuples: no table of at least %s in %s' % (
-                         _fmt_bytes(self.params['table_min_size']), self.server['database']))
+                         human_bytes(self.params['table_min_size']), self.server['database']))
             return
         self.add_targets('dead_tuples', items, 'percent')
 
@@ -709,7 +701,7 @@ class PgHealth:
             return self.unknown([name], tables)
         if not tables:
             self.add(name, 0, unit='seconds', message='%s: no table of at least %s in %s' % (
-                name, _fmt_bytes(self.params['table_min_size']), self.server['database']))
+                name, human_bytes(self.params['table_min_size']), self.server['database']))
             return
         items = []
         for row in tables:
@@ -821,7 +813,7 @@ class PgHealth:
         self.details['temp_files'] = row
         self.add('temp_files', row['temp_files'], unit='count')
         self.add('temp_bytes', row['temp_bytes'], unit='bytes',
-                 message='temp_bytes is %s' % _fmt_bytes(row['temp_bytes']))
+                 message='temp_bytes is %s' % human_bytes(row['temp_bytes']))
 
 
 def _fmt_seconds(value):

@@ -39,6 +39,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     OK,
     UNKNOWN,
     CheckReport,
+    human_bytes,
     parse_thresholds,
 )
 
@@ -284,10 +285,7 @@ def _shown(value, unit):
     if unit == 'percent':
         return '%s%%' % _round(value, 2)
     if unit == 'bytes':
-        for factor, suffix in ((1 << 40, 'TiB'), (1 << 30, 'GiB'), (1 << 20, 'MiB'), (1 << 10, 'KiB')):
-            if abs(value) >= factor:
-                return '%.2f %s' % (value / factor, suffix)
-        return '%d B' % value
+        return human_bytes(value)
     return ('%s %s' % (_round(value, 3), unit)).strip()
 
 

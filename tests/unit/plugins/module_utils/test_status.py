@@ -315,3 +315,10 @@ def test_merge_metrics_keeps_one_help_and_type_per_metric():
     (-90, '-90.0 s'), ('3600', '60.0 min')])
 def test_human_duration_picks_the_unit(seconds, text):
     assert status.human_duration(seconds) == text
+
+
+@pytest.mark.parametrize('value, text', [
+    (0, '0 B'), (None, '0 B'), (1023, '1023 B'), (1536, '1.5 KiB'), (10 * 1024 ** 2, '10.0 MiB'),
+    (5 * 1024 ** 3, '5.0 GiB'), (3 * 1024 ** 4, '3.0 TiB'), (-2048, '-2.0 KiB')])
+def test_human_bytes_picks_the_unit(value, text):
+    assert status.human_bytes(value) == text

@@ -200,6 +200,6 @@ def test_unused_indexes_not_judged_on_young_statistics():
     count, size = checker.report.checks
     assert size['status'] == 'OK'
     assert size['message'].endswith(
-        'statistics cover only 1.0 hours, less than min_stats_age 7.0 days, not judged')
+        'statistics cover only 60.0 min, less than min_stats_age 7.0 days, not judged')
     assert count['status'] == 'OK' and 'not judged' in count['message']
     assert len(entry['unused_indexes']) == 2 and entry['unused_index_count'] == 3

@@ -78,10 +78,6 @@ def test_add_targets_keeps_forced_status():
     assert health.report.checks[0]['message'] == 'too few to judge'
 
 
-@pytest.mark.parametrize('value, text', [(0, '0 B'), (1536, '1.5 KiB'), (5 * 1024 ** 3, '5.0 GiB')])
-def test_fmt_bytes(value, text):
-    assert pg_health._fmt_bytes(value) == text
-
 
 def test_slow_queries_defaults_follow_the_runbook():
     parsed = parse_thresholds({}, slow_queries.DEFAULT_THRESHOLDS)

@@ -134,7 +134,7 @@ def test_bytes_without_limit_reported_not_judged_and_with_limit(tmp_path):
     assert size['growth_per_day'] == pytest.approx(gib)
     assert size['judged'] is False and size['reason'] == 'no limit for bytes'
     assert host['checks'][0]['status'] == 'OK' and host['checks'][0]['value'] is None
-    assert 'not judged' in host['checks'][0]['message'] and '13.00 GiB' in host['checks'][0]['message']
+    assert 'not judged' in host['checks'][0]['message'] and '13.0 GiB' in host['checks'][0]['message']
     host = trend(tmp_path, metrics=[{'name': 'database_size', 'limit': 20 * gib}])['hosts']['db']
     assert host['series'][0]['days_to_limit'] == 7.0
     assert host['checks'][0]['status'] == 'CRITICAL'
