@@ -102,6 +102,68 @@ def test_nothing_was_deleted(app, db):
     assert row_counts(db) == ROWS
 
 
+def state(host):
+    """What a run of a playbook could change on a host: files under the directories the
+    playbooks write to (path, size, mode, mtime), the firewall, the databases and the services."""
+    files = host.check_output(
+        "find /etc /srv /var/www /var/backups /var/lib/fleetops /var/log/shop-web /usr/local "
+        "-xdev -printf '%p %s %m %T@\\n' 2>/dev/null | sort | sha256sum || true")
+    out = {"files": files, "ufw": host.check_output("ufw status verbose || true"),
+           "services": host.check_output(
+               "systemctl list-units --type=service --state=running --no-legend --plain "
+               "| awk '{print $1}' | sort")}
+    if host.exists("psql"):
+        out["databases"] = host.check_output(
+            "runuser -u postgres -- psql -XAtc 'SELECT datname FROM pg_database ORDER BY 1'")
+        out["rows"] = row_counts(host)
+        out["pg_hba"] = host.check_output("runuser -u postgres -- psql -XAtc 'SHOW hba_file' "
+                                          "| xargs sha256sum")
+    return out
+
+
+def playbook(name, extra, tmp_path, check, limit=None):
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", env["MOLECULE_INVENTORY_FILE"],
+           os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", name + ".yml"),
+           "-e", json.dumps(extra)]
+    if limit:
+        cmd += ["--limit", limit]
+    if check:
+        cmd.append("--check")
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=str(tmp_path))
+
+
+CHECK_RUNS = [
+    ("incident_response", {"incident_response_id": "INC-MOLECULE-CHECK",
+                           "incident_response_notify_enabled": False,
+                           "incident_response_evidence_collect": ["processes", "sockets"],
+                           "incident_response_block_sources": ["198.51.100.0/24"],
+                           "incident_response_maintenance_enabled": True,
+                           "ufw_sysctl_reload": False}, None),
+    ("disaster_recovery", {"disaster_recovery_database": "shop",
+                           "disaster_recovery_target_database": "shop_check",
+                           "disaster_recovery_backup_dir": DUMPS}, DB),
+    ("daily_checks", {}, None),
+    ("weekly_maintenance", {"maintenance_log_paths": ["/var/log/shop-web"],
+                            "maintenance_log_age": "1s",
+                            "maintenance_backup_path": DUMPS}, None),
+    ("monthly_maintenance", {"disaster_recovery_database": "shop",
+                             "disaster_recovery_backup_dir": DUMPS}, DB),
+    ("security_audit", {"maintenance_audit_access_logs": ["/var/log/shop-web/access.log"]}, None),
+]
+
+
+@pytest.mark.parametrize("name, extra, limit", CHECK_RUNS, ids=[run[0] for run in CHECK_RUNS])
+def test_every_playbook_in_check_mode_changes_nothing(app, db, tmp_path, name, extra, limit):
+    before = {"app": state(app), "db": state(db)}
+    proc = playbook(name, dict(extra, maintenance_report_dir=str(tmp_path / "reports"),
+                               disaster_recovery_report_dir=str(tmp_path / "reports"),
+                               daily_checks_report_dir=str(tmp_path / "reports")),
+                    tmp_path, check=True, limit=limit)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert {"app": state(app), "db": state(db)} == before
+
+
 def test_dropped_database_comes_back_with_rto_and_rpo(db, tmp_path):
     db.check_output("runuser -u postgres -- psql -Xc 'DROP DATABASE shop WITH (FORCE)'")
     assert row_counts(db) is None
