@@ -390,3 +390,22 @@ def test_standby_staging_copy_removed_when_not_kept(ansible, bed, remote, tmp_pa
     assert result.rc == 0, failures(result)
     assert counts(cluster, 'dr_shop_standby2') == {'public.orders': 1234, 'crm.leads': 77}
     assert staging.is_dir() and list(staging.iterdir()) == []
+
+
+def test_standby_refuses_a_backup_without_sidecar_before_copying(ansible, bed, remote, tmp_path):
+    cluster = bed['cluster']
+    bare = tmp_path / 'bare'
+    bare.mkdir()
+    for suffix in ('', '.manifest.json'):
+        shutil.copy2(str(remote['good']) + suffix, str(bare / remote['good'].name) + suffix)
+    staging = tmp_path / 'staging'
+    before = databases(cluster)
+    result = run_remote(ansible, remote, disaster_recovery_backup_dir=str(bare),
+                        disaster_recovery_staging_dir=str(staging),
+                        disaster_recovery_target_database='dr_shop_standby3')
+    assert result.rc != 0, result
+    assert 'has no matching .sha256 sidecar (checksum: missing)' in result.stdout, result.stdout[-3000:]
+    assert 'Nothing was copied or restored' in result.stdout
+    assert not staging.exists() and databases(cluster) == before
+    assert sorted(p.name for p in bare.iterdir()) == sorted(
+        [remote['good'].name, remote['good'].name + '.manifest.json'])
