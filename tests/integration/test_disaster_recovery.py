@@ -10,13 +10,18 @@ be refused without the override, and RTO/RPO must be reported against their targ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
+import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from .emergency_helpers import (backup_now, counts, databases, failures, make_shop, only_reports,
                                 tree, write_inventory)
@@ -224,3 +229,183 @@ def test_monthly_rehearsal_reports_rto_rpo_and_leaves_no_trace(ansible, bed, tmp
     html = (tmp_path / 'reports' / 'disaster_recovery_rehearsal.html').read_text()
     assert 'RTO target 4h' in html
     assert (tmp_path / 'reports' / 'monthly_maintenance.json').exists()
+
+
+# -- recovery onto a standby host from the backups kept on a backup host ----------------------
+
+STANDBY_DB = 'dr_shop_standby'
+
+
+@pytest.fixture(scope='module')
+def remote(bed, tmp_path_factory):
+    """Two inventory hosts on this machine, each with its own directory: backup1 keeps the
+    backups (the good one and the newer corrupt one), standby1 is the restore target."""
+    work = tmp_path_factory.mktemp('drremote')
+    backups = work / 'backup1' / 'postgresql'
+    backups.mkdir(parents=True)
+    for dump in (bed['good'], bed['corrupt']):
+        for suffix in ('', '.sha256', '.manifest.json'):
+            shutil.copy2(str(dump) + suffix, str(backups / dump.name) + suffix)
+    staging = work / 'standby1' / 'recovery'
+    cluster = bed['cluster']
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
+             'ansible_become': False}
+    inventory = work / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {
+        'backup1': dict(local),
+        'standby1': dict(local, **{
+            'disaster_recovery_backup_host': 'backup1',
+            'disaster_recovery_backup_dir': str(backups),
+            'disaster_recovery_staging_dir': str(staging),
+            'disaster_recovery_target_database': STANDBY_DB,
+            'disaster_recovery_pg_host': cluster.host,
+            'disaster_recovery_pg_port': cluster.port,
+            'disaster_recovery_pg_user': cluster.superuser,
+            'disaster_recovery_pg_password': cluster.superuser_password,
+            'disaster_recovery_report_dir': str(work / 'reports'),
+        }),
+    }}}, sort_keys=False))
+    os.chmod(inventory, 0o600)
+    return {'work': work, 'backups': backups, 'staging': staging, 'inventory': inventory,
+            'good': backups / bed['good'].name, 'corrupt': backups / bed['corrupt'].name}
+
+
+def run_remote(ansible, remote, check=False, **extra):
+    variables = {'disaster_recovery_database': DB, 'disaster_recovery_hosts': 'standby1'}
+    variables.update(extra)
+    return ansible.playbook(PLAYBOOK, inventory=remote['inventory'], extra_vars=variables,
+                            check=check)
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_unknown_backup_host_is_refused_before_anything_changes(ansible, bed, remote):
+    cluster = bed['cluster']
+    before = databases(cluster), tree(remote['backups'])
+    result = run_remote(ansible, remote, disaster_recovery_backup_host='backup9')
+    assert result.rc != 0, result
+    assert 'disaster_recovery_backup_host: backup9 is not a host of this inventory' in result.stdout
+    assert 'Nothing was changed' in result.stdout
+    with pytest.raises(KeyError):
+        result.task('Verify the newest backups', host='standby1')
+    assert (databases(cluster), tree(remote['backups'])) == before
+    assert not remote['staging'].exists()
+
+
+def test_standby_check_mode_transfers_and_restores_nothing(ansible, bed, remote):
+    cluster = bed['cluster']
+    before = databases(cluster), tree(remote['backups'])
+    result = run_remote(ansible, remote, check=True)
+    assert result.rc == 0, failures(result)
+    assert (databases(cluster), tree(remote['backups'])) == before
+    assert not remote['staging'].exists()
+    choice = result.task('Choose the newest backup that passed', host='standby1')['ansible_facts'][
+        '__disaster_recovery_report_backup_choice']
+    assert choice['chosen'] == str(remote['good'])
+    transfer = result.task('Note the transfer that check mode leaves out', host='standby1')[
+        'ansible_facts']['__disaster_recovery_report_transfer']
+    assert transfer['summary'].startswith('OK: would copy %s' % remote['good'])
+    assert only_reports(remote['work'] / 'reports', 'disaster_recovery')
+    shutil.rmtree(remote['work'] / 'reports')
+
+
+def test_standby_is_restored_from_the_backup_host(ansible, bed, remote):
+    cluster = bed['cluster']
+    backups = tree(remote['backups'])
+    sums = dict((p.name, sha256(p)) for p in remote['backups'].iterdir())
+    assert STANDBY_DB not in databases(cluster)
+    result = run_remote(ansible, remote)
+    assert result.rc == 0, failures(result)
+
+    # the choice ran over backup1's directory: the corrupt newest skipped, and said so
+    choice = result.task('Choose the newest backup that passed', host='standby1')['ansible_facts'][
+        '__disaster_recovery_report_backup_choice']
+    assert choice['chosen'] == str(remote['good']) and choice['status'] == 'WARNING'
+    assert [s['path'] for s in choice['skipped']] == [str(remote['corrupt'])]
+    assert 'sha256' in choice['skipped'][0]['reason']
+    verified = result.task('Verify the newest backups', host='standby1')
+    assert sorted(b['path'] for b in verified['backups']) == sorted(
+        [str(remote['good']), str(remote['corrupt'])])
+
+    # the good dump, its sidecar and its manifest staged on standby1, byte for byte, 0700/0600
+    name = remote['good'].name
+    staged = sorted(p.name for p in remote['staging'].iterdir())
+    assert staged == sorted([name, name + '.manifest.json', name + '.sha256'])
+    assert stat.S_IMODE(remote['staging'].stat().st_mode) == 0o700
+    for file in remote['staging'].iterdir():
+        assert sha256(file) == sums[file.name], file
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    sidecar = (remote['staging'] / (name + '.sha256')).read_text().split()[0]
+    assert sidecar == sha256(remote['staging'] / name) == sha256(bed['good'])
+    staged_check = result.task('Verify the staged copy against its sidecar and manifest',
+                               host='standby1')
+    assert staged_check['backups'][0]['checksum'] == 'match'
+
+    restore = result.task('Restore the backup, verified against its manifest', host='standby1')
+    assert restore['path'] == str(remote['staging'] / name)
+    assert restore['database'] == STANDBY_DB
+    assert restore['rows'] == {'public.orders': 1234, 'crm.leads': 77}
+    assert restore['mismatches'] == [] and restore['compared_with'].startswith('the manifest')
+    assert counts(cluster, STANDBY_DB) == {'public.orders': 1234, 'crm.leads': 77}
+    # nothing on the backup host changed
+    assert tree(remote['backups']) == backups
+    assert dict((p.name, sha256(p)) for p in remote['backups'].iterdir()) == sums
+
+    report = json.loads((remote['work'] / 'reports' / 'disaster_recovery.json').read_text())
+    assert [h['host'] for h in report['hosts']] == ['standby1']
+    results = report['hosts'][0]['results']
+    assert results['transfer']['status'] == 'OK'
+    assert 'from backup1:%s to standby1:%s' % (remote['backups'], remote['staging']) in \
+        results['transfer']['summary']
+    checks = dict((c['name'], c) for c in results['transfer']['checks'])
+    assert checks['transfer_size']['value'] == remote['good'].stat().st_size
+    assert checks['transfer_duration']['value'] >= 0
+    objectives = dict((c['name'], c) for c in results['objectives']['checks'])
+    assert objectives['rto']['status'] == 'OK' and objectives['rpo']['status'] == 'OK'
+    # the RTO runs from the start of the run, so it holds the transfer
+    assert objectives['rto']['value'] >= checks['transfer_duration']['value']
+    assert results['restore']['status'] == 'OK' and results['pg_health']['status'] == 'OK'
+    html = (remote['work'] / 'reports' / 'disaster_recovery.html').read_text()
+    assert 'from the backups on backup1' in html
+
+
+def test_standby_refuses_a_live_database_before_copying(ansible, bed, remote, tmp_path):
+    cluster = bed['cluster']
+    assert STANDBY_DB in databases(cluster)
+    staging = tmp_path / 'staging'
+    result = run_remote(ansible, remote, disaster_recovery_staging_dir=str(staging))
+    assert result.rc != 0, result
+    assert 'already exists' in result.stdout and 'nothing was copied' in result.stdout
+    assert not staging.exists()
+
+
+def test_standby_staging_copy_removed_when_not_kept(ansible, bed, remote, tmp_path):
+    cluster = bed['cluster']
+    staging = tmp_path / 'staging'
+    result = run_remote(ansible, remote, disaster_recovery_staging_dir=str(staging),
+                        disaster_recovery_target_database='dr_shop_standby2',
+                        disaster_recovery_staging_keep=False)
+    assert result.rc == 0, failures(result)
+    assert counts(cluster, 'dr_shop_standby2') == {'public.orders': 1234, 'crm.leads': 77}
+    assert staging.is_dir() and list(staging.iterdir()) == []
+
+
+def test_standby_refuses_a_backup_without_sidecar_before_copying(ansible, bed, remote, tmp_path):
+    cluster = bed['cluster']
+    bare = tmp_path / 'bare'
+    bare.mkdir()
+    for suffix in ('', '.manifest.json'):
+        shutil.copy2(str(remote['good']) + suffix, str(bare / remote['good'].name) + suffix)
+    staging = tmp_path / 'staging'
+    before = databases(cluster)
+    result = run_remote(ansible, remote, disaster_recovery_backup_dir=str(bare),
+                        disaster_recovery_staging_dir=str(staging),
+                        disaster_recovery_target_database='dr_shop_standby3')
+    assert result.rc != 0, result
+    assert 'has no matching .sha256 sidecar (checksum: missing)' in result.stdout, result.stdout[-3000:]
+    assert 'Nothing was copied or restored' in result.stdout
+    assert not staging.exists() and databases(cluster) == before
+    assert sorted(p.name for p in bare.iterdir()) == sorted(
+        [remote['good'].name, remote['good'].name + '.manifest.json'])
