@@ -145,15 +145,16 @@ CHECK_RUNS = [
                            "disaster_recovery_backup_dir": DUMPS}, DB),
     ("daily_checks", {}, None),
     ("weekly_maintenance", {"maintenance_log_paths": ["/var/log/shop-web"],
-                            "maintenance_log_age": "1s",
-                            "maintenance_backup_path": DUMPS}, None),
+                            "maintenance_log_age": "1s"}, None),
+    ("weekly_maintenance", {"maintenance_backup_path": DUMPS}, DB),
     ("monthly_maintenance", {"disaster_recovery_database": "shop",
                              "disaster_recovery_backup_dir": DUMPS}, DB),
     ("security_audit", {"maintenance_audit_access_logs": ["/var/log/shop-web/access.log"]}, None),
 ]
 
 
-@pytest.mark.parametrize("name, extra, limit", CHECK_RUNS, ids=[run[0] for run in CHECK_RUNS])
+@pytest.mark.parametrize("name, extra, limit", CHECK_RUNS,
+                         ids=["%s-%s" % (run[0], run[2] and "db1" or "all") for run in CHECK_RUNS])
 def test_every_playbook_in_check_mode_changes_nothing(app, db, tmp_path, name, extra, limit):
     before = {"app": state(app), "db": state(db)}
     proc = playbook(name, dict(extra, maintenance_report_dir=str(tmp_path / "reports"),
