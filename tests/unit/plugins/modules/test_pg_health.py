@@ -6,8 +6,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
-
 from ansible_collections.fleetops.runbook.plugins.modules import pg_health, slow_queries
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
 
@@ -76,7 +74,6 @@ def test_add_targets_keeps_forced_status():
                        worse='lower')
     assert health.report.checks[0]['status'] == 'OK'
     assert health.report.checks[0]['message'] == 'too few to judge'
-
 
 
 def test_slow_queries_defaults_follow_the_runbook():
