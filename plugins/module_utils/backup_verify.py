@@ -29,7 +29,7 @@ import uuid
 import zlib
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CRITICAL, OK, UNKNOWN, WARNING, CheckReport, human_duration, parse_thresholds, worst)
+    CRITICAL, OK, UNKNOWN, WARNING, CheckReport, human_duration, parse_thresholds, range_note, worst)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 SOURCE = 'backup_verify'
@@ -691,7 +691,7 @@ class Verifier:
                     'age', age, unit='seconds', target=best.path,
                     thresholds=self.thresholds['age'])
                 check['message'] = 'newest good backup %s is %s old%s' % (
-                    best.path, human_duration(age), _limits(check))
+                    best.path, human_duration(age), range_note(check))
                 best.statuses.append(check['status'])
                 if check['status'] != OK:
                     best.problems.append('%s %s' % (check['status'], check['message']))
@@ -714,7 +714,7 @@ class Verifier:
                         thresholds=self.thresholds['size_change'])
                     check['message'] = 'size of %s changed by %+.1f%% against %s (%d -> %d ' \
                                        'bytes)%s' % (newest.path, change, previous, prev_size,
-                                                     newest.size, _limits(check))
+                                                     newest.size, range_note(check))
                     newest.statuses.append(check['status'])
                     if check['status'] != OK:
                         newest.problems.append('%s %s' % (check['status'], check['message']))
@@ -738,7 +738,7 @@ class Verifier:
         check = self.report.add('restore_duration', outcome['seconds'], unit='seconds',
                                 target=backup.path, thresholds=self.thresholds['restore_duration'])
         check['message'] = 'test restore of %s took %s%s' % (
-            backup.path, human_duration(outcome['seconds']), _limits(check))
+            backup.path, human_duration(outcome['seconds']), range_note(check))
         backup.statuses.append(check['status'])
         if check['status'] != OK:
             backup.problems.append('%s %s' % (check['status'], check['message']))
@@ -755,14 +755,6 @@ class Verifier:
 
 def _num(value):
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _limits(check):
-    if check['status'] == CRITICAL and check['critical']:
-        return ' (critical %s)' % check['critical']
-    if check['status'] == WARNING and check['warning']:
-        return ' (warning %s)' % check['warning']
-    return ''
 
 
 # --------------------------------------------------------------------------------------------

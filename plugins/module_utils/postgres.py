@@ -328,8 +328,4 @@ def connection_failure_message(session, failure):
 
 def with_range(message, status, thresholds):
     """``message`` with the range it broke, as the status model's own messages say it."""
-    if status == 'CRITICAL' and thresholds.critical is not None:
-        return '%s (critical %s)' % (message, thresholds.critical.text)
-    if status == 'WARNING' and thresholds.warning is not None:
-        return '%s (warning %s)' % (message, thresholds.warning.text)
-    return message
+    return message + thresholds.note(status)

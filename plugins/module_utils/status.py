@@ -157,6 +157,16 @@ def human_bytes(value):
     return '%.1f TiB' % value
 
 
+def range_note(check):
+    """What a message adds for a check that broke a range: ' (critical 95)', ' (warning 85)' or
+    nothing. ``check`` is a recorded check (status, warning and critical texts)."""
+    if check['status'] == CRITICAL and check.get('critical'):
+        return ' (critical %s)' % check['critical']
+    if check['status'] == WARNING and check.get('warning'):
+        return ' (warning %s)' % check['warning']
+    return ''
+
+
 def worst(statuses):
     """The worst of some statuses (OK when there are none)."""
     result = OK
@@ -190,6 +200,12 @@ class Thresholds:
         if self.warning is not None and self.warning.alerts(value):
             return WARNING
         return OK
+
+    def note(self, status):
+        """The range a value of ``status`` broke, as a message adds it (see range_note)."""
+        return range_note({'status': status,
+                           'warning': self.warning.text if self.warning is not None else None,
+                           'critical': self.critical.text if self.critical is not None else None})
 
 
 def parse_thresholds(given, defaults, param='thresholds', allow_unknown=False):
@@ -289,12 +305,7 @@ class CheckReport:
             return '%s: no value' % label
         shown = _format_number(value) if isinstance(value, (int, float)) else str(value)
         suffix = PERFDATA_UOM.get(unit, '') if unit == 'percent' else (' ' + unit if unit else '')
-        text = '%s is %s%s' % (label, shown, suffix)
-        if status == CRITICAL and thresholds.critical is not None:
-            text += ' (critical %s)' % thresholds.critical.text
-        elif status == WARNING and thresholds.warning is not None:
-            text += ' (warning %s)' % thresholds.warning.text
-        return text
+        return '%s is %s%s%s' % (label, shown, suffix, thresholds.note(status))
 
     @property
     def status(self):

@@ -245,10 +245,10 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
     OK,
     UNKNOWN,
-    WARNING,
     CheckReport,
     finish,
     parse_thresholds,
+    range_note,
     status_argument_spec,
 )
 
@@ -459,7 +459,7 @@ class CertificateJudge:
         else:
             check['message'] = 'cert_expiry %s: %s days left, until %s%s' % (
                 facts.label, _days(facts.days_left), facts.not_after.date().isoformat(),
-                _threshold_note(check))
+                range_note(check))
 
     def strength(self, facts):
         name = {'RSA': 'key_bits_rsa', 'DSA': 'key_bits_rsa', 'EC': 'key_bits_ec'}.get(facts.key_type)
@@ -471,7 +471,7 @@ class CertificateJudge:
                                 thresholds=self.thresholds[name] if name else None,
                                 labels={'key_type': facts.key_type})
         check['message'] = 'key_strength %s: %s %d bits%s' % (
-            facts.label, facts.key_type, facts.key_bits, _threshold_note(check))
+            facts.label, facts.key_type, facts.key_bits, range_note(check))
 
     def signature(self, facts):
         weak = facts.signature_hash in WEAK_SIGNATURE_HASHES
@@ -500,14 +500,6 @@ class CertificateJudge:
 
 def _days(value):
     return ('%.1f' % value).rstrip('0').rstrip('.')
-
-
-def _threshold_note(check):
-    if check['status'] == CRITICAL and check['critical']:
-        return ' (critical %s)' % check['critical']
-    if check['status'] == WARNING and check['warning']:
-        return ' (warning %s)' % check['warning']
-    return ''
 
 
 class FileChecker:

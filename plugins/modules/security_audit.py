@@ -123,7 +123,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    UNKNOWN, CheckReport, finish, parse_thresholds, status_argument_spec)
+    UNKNOWN, CheckReport, finish, parse_thresholds, range_note, status_argument_spec)
 
 CHECKS = ['access_log', 'etc_changes', 'listening_ports', 'world_writable', 'security_upgrades',
           'upgrades']
@@ -201,15 +201,7 @@ class Audit:
         check['message'] = '%d of %d requests answered 401/403 in the last %s h%s%s' % (
             errors, requests, self.params['since_hours'],
             ('; busiest sources: ' + ', '.join('%s (%d)' % item for item in top)) if top else '',
-            self._limit(check))
-
-    @staticmethod
-    def _limit(check):
-        if check['status'] == 'CRITICAL' and check['critical']:
-            return ' (critical %s)' % check['critical']
-        if check['status'] == 'WARNING' and check['warning']:
-            return ' (warning %s)' % check['warning']
-        return ''
+            range_note(check))
 
     def etc_changes(self):
         changed = []
@@ -229,7 +221,7 @@ class Audit:
                                 thresholds=self.thresholds['etc_changes'])
         check['message'] = '%d files changed under %s in the last %s h%s%s' % (
             len(changed), ', '.join(self.params['etc_paths']), self.params['since_hours'],
-            (': ' + ', '.join(changed[:10])) if changed else '', self._limit(check))
+            (': ' + ', '.join(changed[:10])) if changed else '', range_note(check))
 
     def listening_ports(self):
         found = set()
@@ -267,7 +259,7 @@ class Audit:
                                 thresholds=self.thresholds['unexpected_ports'])
         check['message'] = '%d unexpected ports listen beyond loopback%s%s' % (
             len(unexpected), (': ' + ', '.join(unexpected)) if unexpected else '',
-            self._limit(check))
+            range_note(check))
 
     def world_writable(self):
         found = []
@@ -290,7 +282,7 @@ class Audit:
                                 target=', '.join(self.params['world_writable_paths']),
                                 thresholds=self.thresholds['world_writable'])
         check['message'] = '%d world-writable paths%s%s' % (
-            len(found), (': ' + ', '.join(found[:10])) if found else '', self._limit(check))
+            len(found), (': ' + ', '.join(found[:10])) if found else '', range_note(check))
 
     def _upgrades(self):
         if 'upgrades' in self.extra:
@@ -326,7 +318,7 @@ class Audit:
         check['message'] = '%d pending %supgrades%s%s' % (
             len(chosen), 'security ' if security_only else '',
             (': ' + ', '.join(i['package'] for i in chosen[:10])) if chosen else '',
-            self._limit(check))
+            range_note(check))
 
     def security_upgrades(self):
         self._upgrade_check('security_upgrades', True)

@@ -322,3 +322,12 @@ def test_human_duration_picks_the_unit(seconds, text):
     (5 * 1024 ** 3, '5.0 GiB'), (3 * 1024 ** 4, '3.0 TiB'), (-2048, '-2.0 KiB')])
 def test_human_bytes_picks_the_unit(value, text):
     assert status.human_bytes(value) == text
+
+
+@pytest.mark.parametrize('level, note', [
+    ('CRITICAL', ' (critical 95)'), ('WARNING', ' (warning 85)'), ('OK', ''), ('UNKNOWN', '')])
+def test_range_note_names_the_broken_range(level, note):
+    thresholds = status.parse_thresholds({}, {'disk': {'warning': '85', 'critical': '95'}})['disk']
+    assert thresholds.note(level) == note
+    assert status.range_note({'status': level, 'warning': '85', 'critical': '95'}) == note
+    assert status.range_note({'status': level, 'warning': None, 'critical': None}) == ''
