@@ -181,5 +181,8 @@ def test_dropped_database_comes_back_with_rto_and_rpo(db, tmp_path):
     host = report["hosts"][0]
     assert host["results"]["restore"]["status"] == "OK"
     objectives = {check["name"]: check for check in host["results"]["objectives"]["checks"]}
-    assert objectives["rto"]["status"] == "OK" and 0 < objectives["rto"]["value"] < 600
-    assert objectives["rpo"]["status"] == "OK" and 0 <= objectives["rpo"]["value"] < 600
+    # Judged against the targets of seed 002 (RTO 4 h, RPO 1 h), not against how fast this
+    # machine happened to be.
+    assert objectives["rto"]["critical"] == "~:14400" and objectives["rpo"]["critical"] == "~:3600"
+    assert objectives["rto"]["status"] == "OK" and objectives["rto"]["value"] > 0
+    assert objectives["rpo"]["status"] == "OK" and objectives["rpo"]["value"] >= 0
