@@ -7,5 +7,8 @@ TEST_TARGETS += test-integration
 test-units: venv collection
 	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit
 
+# Two workers (the machine kind has two cores; most of a test is spent in ansible-playbook
+# subprocesses). --dist loadfile keeps a file's tests, and its module-scoped clusters, on one worker.
+INTEGRATION_WORKERS ?= 2
 test-integration: venv collection
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration
+	cd $(ROOT) && python -m pytest -q -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile tests/integration
