@@ -41,6 +41,8 @@ options:
   hosts:
     description:
       - The hosts of the report, normally C(ansible_play_hosts_all).
+      - A host that is not in the inventory (a typo, a host removed since) is reported as
+        V(UNKNOWN) with the reason C(this host is not in the inventory), and a warning names it.
     type: list
     elements: str
     required: true
@@ -60,6 +62,8 @@ options:
     description:
       - When the run started, in seconds since the epoch, for the run's duration.
       - Defaults to the time the report is written.
+      - Must be a finite number of seconds, not in the future; V(inf), V(nan) or a negative time
+        are refused naming this option.
     type: float
   fail_on:
     description:

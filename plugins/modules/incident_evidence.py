@@ -71,7 +71,7 @@ options:
     elements: str
     default: [/var/log/auth.log, /var/log/secure]
   since_hours:
-    description: How far back the journal and the authentication failures go.
+    description: How far back the journal and the authentication failures go (more than 0, at most 87600).
     type: float
     default: 24
   container_log_lines:
@@ -187,6 +187,8 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
 
 COLLECT = ['processes', 'sockets', 'containers', 'logs', 'journal', 'auth', 'resources']
 ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
@@ -490,8 +492,11 @@ def main():
                              "(at most 128, starting with a letter or digit)" % params['incident_id'])
     if params['log_max_bytes'] < 1:
         module.fail_json(msg='log_max_bytes: must be at least 1')
-    if params['since_hours'] <= 0:
-        module.fail_json(msg='since_hours: must be greater than 0')
+    try:
+        # Ten years: further back than any log is kept.
+        finite_number(params['since_hours'], 'since_hours', above=0, maximum=87600)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if params['container_log_lines'] < 0:
         module.fail_json(msg='container_log_lines: must be 0 or more')
     if not os.path.isabs(params['dest']):

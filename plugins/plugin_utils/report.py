@@ -69,10 +69,16 @@ def cell_from_result(result):
     }
 
 
-def build_fleet_report(name, check_names, host_results, started, finished, fail_on='never'):
+NOT_IN_INVENTORY = 'UNKNOWN: this host is not in the inventory'
+
+
+def build_fleet_report(name, check_names, host_results, started, finished, fail_on='never',
+                       missing_hosts=()):
     """Assemble the report document.
 
     ``host_results`` maps a host name to a mapping of check name to its registered result.
+    ``missing_hosts`` are hosts that were asked for but are not in the inventory: each is UNKNOWN
+    with that reason, so a typo in the host list shows in the report instead of being skipped.
     """
     hosts = []
     counts = dict((status, 0) for status in STATUS_CODES)
@@ -81,7 +87,9 @@ def build_fleet_report(name, check_names, host_results, started, finished, fail_
         applicable = [c['status'] for c in cells.values() if c['status'] is not None]
         unreachable = any(c['unreachable'] for c in cells.values())
         status = worst(applicable) if applicable else UNKNOWN
-        if not applicable:
+        if host in missing_hosts:
+            status, summary = UNKNOWN, NOT_IN_INVENTORY
+        elif not applicable:
             summary = 'UNKNOWN: no check ran on this host'
         else:
             problems = ['%s: %s' % (check, cells[check]['summary']) for check in check_names

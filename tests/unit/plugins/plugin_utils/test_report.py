@@ -108,3 +108,16 @@ def test_html_rows_worst_first():
     page = render_html(build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1))
     assert page.index('<b>app01</b>') < page.index('<b>db01</b>') < page.index('<b>web01</b>')
     assert page.count('<tr><td><b>') == 5
+
+
+def test_a_host_missing_from_the_inventory_is_unknown_with_the_reason():
+    report = build_fleet_report('daily', ['resources'], {'web1': {'resources': OK_RESULT}, 'wbe1': {'resources': None}},
+                                1000.0, 1010.0, 'critical', missing_hosts=['wbe1'])
+    hosts = dict((h['host'], h) for h in report['hosts'])
+    assert hosts['wbe1']['status'] == 'UNKNOWN'
+    assert hosts['wbe1']['summary'] == 'UNKNOWN: this host is not in the inventory'
+    assert hosts['web1']['status'] == 'OK'
+    assert report['status'] == 'UNKNOWN' and report['failing_hosts'] == ['wbe1']
+    assert report['counts']['UNKNOWN'] == 1
+    with open(SCHEMA) as handle:
+        jsonschema.validate(report, json.load(handle))
