@@ -14,6 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAIL_ON_CHOICES, finite_number
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
@@ -104,6 +105,8 @@ class ActionModule(ActionBase):
         dest = os.path.abspath(os.path.expanduser(args['dest']))
         try:
             paths = write_report(report, dest, args['name'], args['keep_history'], args['title'])
+        except FileRefused as exc:
+            raise AnsibleError(exc.msg)
         except (IOError, OSError) as exc:
             raise AnsibleError('dest: cannot write the report under %s: %s' % (dest, to_native(exc)))
 

@@ -51,7 +51,12 @@ options:
     type: str
     default: __daily_checks_
   dest:
-    description: Directory on the controller for the report files; created when missing.
+    description:
+      - Directory on the controller for the report files; created when missing.
+      - A file already at one of the report's paths is replaced only when it is a report this
+        module wrote (a JSON document of the report schema, a page it rendered). Anything else -
+        another file, a symbolic link, a directory, a FIFO - is refused with an error naming
+        O(dest) and the path, before anything is written.
     type: path
     default: reports
   name:
