@@ -50,7 +50,7 @@ options:
         description:
           - Path of the private key (PEM or DER) that should belong to the certificate.
           - When set, the key is compared with the certificate and its file mode is checked.
-          - Read like O(certificates[].path): only a regular file.
+          - Read like O(certificates[].path), only when it is a regular file.
         type: path
       key_passphrase:
         description: Passphrase of an encrypted private key.

@@ -188,6 +188,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused, open_regular
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
 
 COLLECT = ['processes', 'sockets', 'containers', 'logs', 'journal', 'auth', 'resources']
@@ -357,11 +358,15 @@ class Evidence:
                 self.plan.append('authentication failures in %s' % path)
                 continue
             try:
-                if os.path.getmtime(path) < since:
-                    continue
-                with open(path, 'r', errors='replace') as handle:
+                # A FIFO or a device would hold the read forever.
+                fd, st = open_regular(path, 'auth_log_paths')
+                with os.fdopen(fd, 'r', errors='replace') as handle:
+                    if st.st_mtime < since:
+                        continue
                     lines.extend(line.rstrip('\n') for line in handle
                                  if AUTH_FAILURE_RE.search(line) and self._recent(line, since))
+            except FileRefused as exc:
+                self.skip(path, exc.msg)
             except (IOError, OSError) as exc:
                 self.skip(path, exc.strerror or str(exc))
         journalctl = self.module.get_bin_path('journalctl')

@@ -352,3 +352,13 @@ def test_security_audit_reports_a_directory_or_fifo_as_access_log_unknown(ansibl
     counted = by_target[str(log)]
     assert counted['value'] == 2 and counted['status'] == 'OK', counted
     assert res['access_log']['requests'] == 3
+
+
+def test_incident_evidence_skips_a_fifo_among_auth_logs_naming_it(ansible, tmp_path):
+    fifo = tmp_path / 'auth.log'
+    os.mkfifo(str(fifo))   # opening it for reading would wait for a writer forever
+    res = ansible.module('fleetops.runbook.incident_evidence', {
+        'incident_id': 'inc-fifo', 'dest': str(tmp_path / 'evidence'), 'collect': ['auth'],
+        'auth_log_paths': [str(fifo)]}, timeout=600)
+    assert res.get('failed') is not True, res
+    assert {'source': str(fifo), 'reason': 'auth_log_paths: %s is a FIFO, not a regular file' % fifo} in res['not_collected']
