@@ -262,14 +262,19 @@ def finite_number(value, param, minimum=None, maximum=None, above=None):
     except OverflowError:
         number = float('inf') if value > 0 else float('-inf')
     if not math.isfinite(number):
-        raise ValueError('%s: must be a finite number, got %s' % (param, value))
+        shown = str(value)
+        raise ValueError('%s: must be a finite number, got %s' % (param, shown if len(shown) <= 24 else shown[:20] + '...'))
     if above is not None and not number > above:
-        raise ValueError('%s: must be greater than %s, got %s' % (param, _format_number(above), _format_number(number)))
+        raise ValueError('%s: must be greater than %s, got %s' % (param, _format_number(above), _short_number(number)))
     if minimum is not None and number < minimum:
-        raise ValueError('%s: must be at least %s, got %s' % (param, _format_number(minimum), _format_number(number)))
+        raise ValueError('%s: must be at least %s, got %s' % (param, _format_number(minimum), _short_number(number)))
     if maximum is not None and number > maximum:
-        raise ValueError('%s: must be at most %s, got %s' % (param, _format_number(maximum), _format_number(number)))
+        raise ValueError('%s: must be at most %s, got %s' % (param, _format_number(maximum), _short_number(number)))
     return number
+
+
+def _short_number(value):
+    return _format_number(value) if abs(value) < 1e15 else '%g' % value
 
 
 def _clean_value(value):
