@@ -287,8 +287,8 @@ def test_what_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
 
 def test_state_written_by_the_previous_version_is_taken_over(tmp_path):
     path = tmp_path / 'state.json'
-    path.write_text(json.dumps({'version': 1, 'alerts': {'k': {'severity': 'critical', 'title': 'T',
-                                                                'sent': {'slack': 1000.0}}}}))
+    entry = {'severity': 'critical', 'title': 'T', 'sent': {'slack': 1000.0}}
+    path.write_text(json.dumps({'version': 1, 'alerts': {'k': entry}}))
     with n.DedupStore(str(path), clock=lambda: 1030.0) as store:
         assert store.is_recent('k', 'slack', 60)
         store.record('k', 'mail', 'critical', 'T')
