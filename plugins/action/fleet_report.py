@@ -14,7 +14,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAIL_ON_CHOICES
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAIL_ON_CHOICES, finite_number
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
     write_report,
@@ -77,24 +78,35 @@ class ActionModule(ActionBase):
                 raise AnsibleError("checks: '%s' is not a valid check name" % check)
         finished = time.time()
         started = args['started'] if args['started'] is not None else finished
+        try:
+            # A Unix time: after 1970, and within what a date can show.
+            started = finite_number(started, 'started', minimum=0, maximum=253402300799)
+        except ValueError as exc:
+            raise AnsibleError(str(exc))
         if started > finished + 60:
             raise AnsibleError('started: %s lies in the future' % args['started'])
 
         hostvars = task_vars.get('hostvars', {})
         host_results = {}
+        missing = []
         for host in args['hosts']:
-            try:
-                variables = hostvars[host]
-            except KeyError:
+            if host not in hostvars:
+                missing.append(host)
                 variables = {}
+            else:
+                variables = hostvars[host]
             host_results[host] = dict(
                 (check, self._lookup(variables, args['var_prefix'] + check)) for check in args['checks'])
+        if missing:
+            self._display.warning('fleet_report: hosts not in the inventory, reported UNKNOWN: %s' % ', '.join(missing))
 
         report = build_fleet_report(args['name'], args['checks'], host_results, started, finished,
-                                    args['fail_on'])
+                                    args['fail_on'], missing_hosts=missing)
         dest = os.path.abspath(os.path.expanduser(args['dest']))
         try:
             paths = write_report(report, dest, args['name'], args['keep_history'], args['title'])
+        except FileRefused as exc:
+            raise AnsibleError(exc.msg)
         except (IOError, OSError) as exc:
             raise AnsibleError('dest: cannot write the report under %s: %s' % (dest, to_native(exc)))
 

@@ -12,6 +12,7 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.notify import (
     CHANNELS,
     DEFAULT_ROUTING,
@@ -23,6 +24,7 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.notify import (
     NotifyError,
     SlackSender,
     alert_key,
+    check_mail_login,
     check_webhook_url,
     collect_findings,
     overall_status,
@@ -30,6 +32,7 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.notify import (
 
 WEBHOOK_ENV = ('FLEETOPS_SLACK_WEBHOOK_URL', 'SLACK_WEBHOOK_URL')
 DEFAULT_STATE_PATH = '~/.cache/fleetops/notify/state.json'
+MAX_SECONDS = 86400
 
 ARGUMENT_SPEC = dict(
     title=dict(type='str', required=True),
@@ -67,6 +70,7 @@ ARGUMENT_SPEC = dict(
         use_ssl=dict(type='bool', default=False),
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
+        allow_plaintext_login=dict(type='bool', default=False),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30.0),
         subject_prefix=dict(type='str'),
@@ -114,9 +118,14 @@ class ActionModule(ActionBase):
         if args['dedup_window'] < 0:
             raise NotifyError('dedup_window: must be 0 (off) or a number of seconds, got %d' % args['dedup_window'])
         slack = args['slack']
-        for name in ('timeout', 'backoff', 'max_backoff', 'max_retry_after'):
-            if slack[name] < 0 or (name == 'timeout' and slack[name] == 0):
-                raise NotifyError('slack.%s: must be a positive number of seconds' % name)
+        try:
+            # Seconds; a day bounds every wait, so no value can make the task hang.
+            for name in ('timeout', 'backoff', 'max_backoff', 'max_retry_after'):
+                finite_number(slack[name], 'slack.%s' % name, maximum=MAX_SECONDS,
+                              **({'above': 0} if name == 'timeout' else {'minimum': 0}))
+            finite_number(args['mail']['timeout'], 'mail.timeout', above=0, maximum=MAX_SECONDS)
+        except ValueError as exc:
+            raise NotifyError(str(exc))
         if not 0 <= slack['retries'] <= 10:
             raise NotifyError('slack.retries: must be between 0 and 10, got %d' % slack['retries'])
         if slack['max_hosts'] < 1:
@@ -150,6 +159,8 @@ class ActionModule(ActionBase):
             for address in args['mail']['to']:
                 if '@' not in address or any(c in address for c in ' \r\n,<>'):
                     raise NotifyError('mail.to: %r is not a mail address' % address)
+            check_mail_login(args['mail']['username'], args['mail']['starttls'], args['mail']['use_ssl'],
+                             args['mail']['allow_plaintext_login'])
 
     # --- the run --------------------------------------------------------------------------
 
@@ -188,6 +199,7 @@ class ActionModule(ActionBase):
                           sender=args['mail']['sender'], to=args['mail']['to'],
                           starttls=args['mail']['starttls'], use_ssl=args['mail']['use_ssl'],
                           username=args['mail']['username'], password=args['mail']['password'],
+                          allow_plaintext_login=args['mail']['allow_plaintext_login'],
                           validate_certs=args['mail']['validate_certs'],
                           timeout=args['mail']['timeout'], subject_prefix=args['mail']['subject_prefix'])
 
@@ -203,8 +215,7 @@ class ActionModule(ActionBase):
         window = args['dedup_window']
         if self._task.check_mode:
             store = DedupStore(state_path)
-            if window:
-                store._load()
+            store.load()
             suppressed = [c for c in channels if store.is_recent(key, c, window)]
             result.update(sent=[], suppressed=suppressed,
                           would_send=[c for c in channels if c not in suppressed],
@@ -213,8 +224,6 @@ class ActionModule(ActionBase):
 
         sent, suppressed, errors, delivery = [], [], [], {}
         with DedupStore(state_path) as store:
-            if store.warning:
-                self._display.warning(store.warning)
             for channel in channels:
                 if store.is_recent(key, channel, window):
                     suppressed.append(channel)

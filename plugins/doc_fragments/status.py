@@ -25,7 +25,9 @@ notes:
   - Thresholds use the monitoring-plugins range syntax. V(10) alerts when the value is below 0 or
     above 10; V(10:) when it is below 10; V(~:10) when it is above 10; V(10:20) when it is outside
     10 to 20; V(@10:20) when it is inside 10 to 20. A number is read as the first form. An empty
-    string or V(null) switches that level off.
+    string or V(null) switches that level off. Bounds are finite numbers (V(inf), V(nan) and
+    numbers too large for a float are refused, naming the threshold); V(~) is the open lower bound.
+  - A value is judged as measured; the value and message show it rounded to 6 decimals.
 '''
 
     RETURN = r'''

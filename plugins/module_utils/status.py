@@ -78,8 +78,8 @@ class Range:
         if isinstance(spec, bool):
             raise RangeError('a boolean is not a threshold range')
         if isinstance(spec, (int, float)):
-            if isinstance(spec, float) and math.isnan(spec):
-                raise RangeError('NaN is not a threshold range')
+            if isinstance(spec, float) and not math.isfinite(spec):
+                raise RangeError('%s is not a threshold range: use a finite number' % spec)
             text = _format_number(spec)
         else:
             text = str(spec).strip()
@@ -91,6 +91,9 @@ class Range:
                 "'%s' is not a valid range: use N, N:, ~:N, N:M or @N:M" % text)
         start_text = match.group('start')
         end_text = match.group('end')
+        for number in (start_text, end_text):
+            if number not in (None, '~') and not math.isfinite(float(number)):
+                raise RangeError("'%s' is not a valid range: %s is too large a number" % (text, number))
         if start_text == '~':
             start = float('-inf')
         elif start_text is None:
@@ -249,6 +252,31 @@ def parse_thresholds(given, defaults, param='thresholds', allow_unknown=False):
     return parsed
 
 
+def finite_number(value, param, minimum=None, maximum=None, above=None):
+    """``value`` as a float when it is a finite number within the bounds, else ValueError naming
+    ``param``. ``minimum``/``maximum`` are inclusive, ``above`` is exclusive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError('%s: expected a number, got %r' % (param, value))
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float('inf') if value > 0 else float('-inf')
+    if not math.isfinite(number):
+        shown = str(value)
+        raise ValueError('%s: must be a finite number, got %s' % (param, shown if len(shown) <= 24 else shown[:20] + '...'))
+    if above is not None and not number > above:
+        raise ValueError('%s: must be greater than %s, got %s' % (param, _format_number(above), _short_number(number)))
+    if minimum is not None and number < minimum:
+        raise ValueError('%s: must be at least %s, got %s' % (param, _format_number(minimum), _short_number(number)))
+    if maximum is not None and number > maximum:
+        raise ValueError('%s: must be at most %s, got %s' % (param, _format_number(maximum), _short_number(number)))
+    return number
+
+
+def _short_number(value):
+    return _format_number(value) if abs(value) < 1e15 else '%g' % value
+
+
 def _clean_value(value):
     if isinstance(value, bool):
         return int(value)
@@ -273,11 +301,15 @@ class CheckReport:
         ``status`` overrides the judgement (for checks whose outcome is not a number, or that could
         not be measured: pass ``value=None`` and ``status=UNKNOWN`` with a message saying why).
         """
+        # Judged as measured: the value kept for display is rounded, and rounding must not decide.
+        measured = value
         value = _clean_value(value)
         thresholds = thresholds or Thresholds()
         if status is None:
-            status = thresholds.judge(value) if isinstance(value, (int, float)) else (
-                OK if value is not None else UNKNOWN)
+            if isinstance(value, (int, float)):
+                status = thresholds.judge(measured)
+            else:
+                status = OK if value is not None else UNKNOWN
         if message is None:
             message = self._default_message(name, target, value, unit, status, thresholds)
         check = {

@@ -40,13 +40,17 @@ options:
     default: []
     suboptions:
       path:
-        description: Path of the certificate file.
+        description:
+          - Path of the certificate file.
+          - Only a regular file of at most 16 MiB is read; a directory, FIFO or device is reported
+            as V(CRITICAL) at once, naming this option.
         type: path
         required: true
       key_path:
         description:
           - Path of the private key (PEM or DER) that should belong to the certificate.
           - When set, the key is compared with the certificate and its file mode is checked.
+          - Read like O(certificates[].path), only when it is a regular file.
         type: path
       key_passphrase:
         description: Passphrase of an encrypted private key.
@@ -83,6 +87,7 @@ options:
       ca_path:
         description:
           - A PEM file of CA certificates to verify against instead of the system's trust store.
+          - A directory, FIFO or device is refused at once, naming this option.
         type: path
   thresholds:
     description:
@@ -94,7 +99,7 @@ options:
     type: dict
     default: {}
   timeout:
-    description: Seconds to wait for an endpoint to connect and complete the handshake.
+    description: Seconds to wait for an endpoint to connect and complete the handshake (more than 0, at most 3600).
     type: float
     default: 10
 notes:
@@ -241,12 +246,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import (
+    MiB,
+    FileRefused,
+    check_regular,
+    read_regular,
+)
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
     OK,
     UNKNOWN,
     CheckReport,
     finish,
+    finite_number,
     parse_thresholds,
     range_note,
     status_argument_spec,
@@ -498,6 +510,10 @@ class CertificateJudge:
             self.hostname(facts, hostname)
 
 
+# Far more than any certificate chain or key: a larger file is not one.
+MAX_FILE_BYTES = 16 * MiB
+
+
 def _days(value):
     return ('%.1f' % value).rstrip('0').rstrip('.')
 
@@ -513,7 +529,7 @@ class FileChecker:
     def check(self, index, spec):
         path = spec['path']
         param = 'certificates[%d].path' % index
-        data = self._read(path, param, 'cert_file')
+        data, dummy = self._read(path, param, 'cert_file')
         if data is None:
             return []
         try:
@@ -536,22 +552,24 @@ class FileChecker:
         return facts
 
     def _read(self, path, param, check):
+        """(bytes, stat) of a certificate or key file, or (None, None) with a CRITICAL check."""
         try:
-            with open(path, 'rb') as handle:
-                return handle.read()
+            return read_regular(path, param, MAX_FILE_BYTES)
+        except FileRefused as exc:
+            message = exc.msg
         except (IOError, OSError) as exc:
             reason = 'does not exist' if not os.path.exists(path) else (exc.strerror or str(exc))
-            self.report.add(check, None, target=path, status=CRITICAL,
-                            message='%s: %s %s' % (param, path, reason))
-            return None
+            message = '%s: %s %s' % (param, path, reason)
+        self.report.add(check, None, target=path, status=CRITICAL, message=message)
+        return None, None
 
     def _key(self, index, spec, leaf):
         key_path = spec['key_path']
         param = 'certificates[%d].key_path' % index
-        data = self._read(key_path, param, 'cert_key_match')
+        data, key_stat = self._read(key_path, param, 'cert_key_match')
         if data is None:
             return
-        mode = stat.S_IMODE(os.stat(key_path).st_mode)
+        mode = stat.S_IMODE(key_stat.st_mode)
         world = bool(mode & (stat.S_IROTH | stat.S_IWOTH))
         self.report.add('key_mode', '%04o' % mode, target=key_path,
                         status=CRITICAL if world else OK,
@@ -672,6 +690,18 @@ class CertCheck:
                 self.fail('endpoints[%d].address: %s' % (index, exc))
             if spec.get('ca_path') and not spec.get('verify', True):
                 self.fail('endpoints[%d]: ca_path is set but verify is false' % index)
+            if spec.get('ca_path'):
+                # A FIFO or a device would hold the TLS library's read forever.
+                try:
+                    check_regular(spec['ca_path'], 'endpoints[%d].ca_path' % index)
+                except FileRefused as exc:
+                    self.fail(exc.msg)
+                except OSError as exc:
+                    self.fail('endpoints[%d].ca_path: cannot read %s: %s' % (index, spec['ca_path'], exc.strerror or exc))
+        try:
+            finite_number(params['timeout'], 'timeout', above=0, maximum=3600)
+        except ValueError as exc:
+            self.fail(str(exc))
         now = datetime.datetime.now(datetime.timezone.utc)
         judge = CertificateJudge(self.report, thresholds)
         found = []

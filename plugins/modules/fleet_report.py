@@ -41,6 +41,8 @@ options:
   hosts:
     description:
       - The hosts of the report, normally C(ansible_play_hosts_all).
+      - A host that is not in the inventory (a typo, a host removed since) is reported as
+        V(UNKNOWN) with the reason C(this host is not in the inventory), and a warning names it.
     type: list
     elements: str
     required: true
@@ -49,7 +51,12 @@ options:
     type: str
     default: __daily_checks_
   dest:
-    description: Directory on the controller for the report files; created when missing.
+    description:
+      - Directory on the controller for the report files; created when missing.
+      - A file already at one of the report's paths is replaced only when it is a report this
+        module wrote (a JSON document of the report schema, a page it rendered). Anything else -
+        another file, a symbolic link, a directory, a FIFO - is refused with an error naming
+        O(dest) and the path, before anything is written.
     type: path
     default: reports
   name:
@@ -60,6 +67,8 @@ options:
     description:
       - When the run started, in seconds since the epoch, for the run's duration.
       - Defaults to the time the report is written.
+      - Must be a finite number of seconds, not in the future; V(inf), V(nan) or a negative time
+        are refused naming this option.
     type: float
   fail_on:
     description:

@@ -71,7 +71,7 @@ options:
     elements: str
     default: [/var/log/auth.log, /var/log/secure]
   since_hours:
-    description: How far back the journal and the authentication failures go.
+    description: How far back the journal and the authentication failures go (more than 0, at most 87600).
     type: float
     default: 24
   container_log_lines:
@@ -187,6 +187,9 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused, open_regular
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
 
 COLLECT = ['processes', 'sockets', 'containers', 'logs', 'journal', 'auth', 'resources']
 ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
@@ -355,11 +358,15 @@ class Evidence:
                 self.plan.append('authentication failures in %s' % path)
                 continue
             try:
-                if os.path.getmtime(path) < since:
-                    continue
-                with open(path, 'r', errors='replace') as handle:
+                # A FIFO or a device would hold the read forever.
+                fd, st = open_regular(path, 'auth_log_paths')
+                with os.fdopen(fd, 'r', errors='replace') as handle:
+                    if st.st_mtime < since:
+                        continue
                     lines.extend(line.rstrip('\n') for line in handle
                                  if AUTH_FAILURE_RE.search(line) and self._recent(line, since))
+            except FileRefused as exc:
+                self.skip(path, exc.msg)
             except (IOError, OSError) as exc:
                 self.skip(path, exc.strerror or str(exc))
         journalctl = self.module.get_bin_path('journalctl')
@@ -490,8 +497,11 @@ def main():
                              "(at most 128, starting with a letter or digit)" % params['incident_id'])
     if params['log_max_bytes'] < 1:
         module.fail_json(msg='log_max_bytes: must be at least 1')
-    if params['since_hours'] <= 0:
-        module.fail_json(msg='since_hours: must be greater than 0')
+    try:
+        # Ten years: further back than any log is kept.
+        finite_number(params['since_hours'], 'since_hours', above=0, maximum=87600)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if params['container_log_lines'] < 0:
         module.fail_json(msg='container_log_lines: must be 0 or more')
     if not os.path.isabs(params['dest']):

@@ -102,7 +102,17 @@ options:
     type: int
     default: 3600
   state_path:
-    description: JSON file on the controller that records when each alert key was delivered.
+    description:
+      - JSON file on the controller that records when each alert key was delivered. It is created
+        (mode 0600, its directory 0700) only where nothing exists yet.
+      - The file is read only when it is notify's own state - a regular file of at most 1 MiB
+        holding a JSON object whose key C(format) is C(fleetops.runbook.notify/state) and whose
+        C(version) is 1, or the unmarked object of exactly C(version) 1 and C(alerts) that earlier
+        versions wrote (taken over and marked at the next save). Anything else - a file that is not JSON or not a notify state, a
+        larger file, a symbolic link, a directory, a FIFO or a device - is refused with an error
+        naming O(state_path) and what was found, and is never renamed, truncated or overwritten;
+        nothing is sent then.
+      - In check mode the file is only read.
     type: path
     default: ~/.cache/fleetops/notify/state.json
   source:
@@ -130,7 +140,7 @@ options:
         description: Sender icon override, such as V(:rotating_light:).
         type: str
       timeout:
-        description: Seconds to wait for one answer.
+        description: Seconds to wait for one answer (more than 0, at most 86400).
         type: float
         default: 10
       retries:
@@ -195,17 +205,27 @@ options:
         type: bool
         default: false
       username:
-        description: Log in to the relay with this user.
+        description:
+          - Log in to the relay with this user.
+          - The login is refused unless O(mail.starttls) or O(mail.use_ssl) encrypts the connection,
+            or O(mail.allow_plaintext_login) allows a login in clear text.
         type: str
       password:
         description: Password for O(mail.username) (a secret).
         type: str
+      allow_plaintext_login:
+        description:
+          - Allow O(mail.username) and O(mail.password) to be sent over a connection without TLS
+            (C(AUTH PLAIN) readable by anyone on the path). Only for a relay on a trusted network
+            or on the same host.
+        type: bool
+        default: false
       validate_certs:
         description: Verify the relay's TLS certificate when TLS is used.
         type: bool
         default: true
       timeout:
-        description: Seconds to wait for the relay.
+        description: Seconds to wait for the relay (more than 0, at most 86400).
         type: float
         default: 30
       subject_prefix:

@@ -37,12 +37,15 @@ options:
     default: [access_log, etc_changes, listening_ports, world_writable, security_upgrades]
     choices: [access_log, etc_changes, listening_ports, world_writable, security_upgrades, upgrades]
   access_logs:
-    description: Web server access logs in the combined format (globs allowed).
+    description:
+      - Web server access logs in the combined format (globs allowed).
+      - A match that is not a regular file (a directory, FIFO or device) or cannot be read is
+        reported as V(UNKNOWN) naming the path; the other logs are still counted.
     type: list
     elements: str
     default: [/var/log/nginx/access.log]
   since_hours:
-    description: How far back the access logs and the changes under /etc are read.
+    description: How far back the access logs and the changes under /etc are read (more than 0, at most 87600).
     type: float
     default: 24
   top_sources:
@@ -122,8 +125,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused, open_regular
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    UNKNOWN, CheckReport, finish, parse_thresholds, range_note, status_argument_spec)
+    UNKNOWN, CheckReport, finish, finite_number, parse_thresholds, range_note, status_argument_spec)
+
+# Ten years: further back than any log is kept.
+MAX_SINCE_HOURS = 87600
 
 CHECKS = ['access_log', 'etc_changes', 'listening_ports', 'world_writable', 'security_upgrades',
           'upgrades']
@@ -174,11 +181,21 @@ class Audit:
             self.report.unknown('auth_errors', 'no access log found at %s' % ', '.join(
                 self.params['access_logs']))
             return
-        requests, errors, sources = 0, 0, {}
+        requests, errors, sources, read = 0, 0, {}, []
         for path in paths:
-            if os.path.getmtime(path) < self.since:
+            try:
+                fd, st = open_regular(path, 'access_logs')
+            except FileRefused as exc:
+                self.report.unknown('auth_errors', exc.msg, target=path)
                 continue
-            with open(path, 'r', errors='replace') as handle:
+            except (IOError, OSError) as exc:
+                self.report.unknown('auth_errors', 'access_logs: cannot read %s: %s' % (path, exc.strerror or exc),
+                                    target=path)
+                continue
+            with os.fdopen(fd, 'r', errors='replace') as handle:
+                read.append(path)
+                if st.st_mtime < self.since:
+                    continue
                 for line in handle:
                     match = ACCESS_RE.match(line)
                     if not match:
@@ -193,10 +210,12 @@ class Audit:
                     sources[match.group(1)] = sources.get(match.group(1), 0) + 1
                     if match.group(3) in ('401', '403'):
                         errors += 1
+        if not read:
+            return
         top = sorted(sources.items(), key=lambda item: (-item[1], item[0]))[:self.params['top_sources']]
         self.extra['access_log'] = {'requests': requests, 'auth_errors': errors,
                                     'top_sources': [{'source': s, 'requests': n} for s, n in top]}
-        check = self.report.add('auth_errors', errors, unit='count', target=', '.join(paths),
+        check = self.report.add('auth_errors', errors, unit='count', target=', '.join(read),
                                 thresholds=self.thresholds['auth_errors'])
         check['message'] = '%d of %d requests answered 401/403 in the last %s h%s%s' % (
             errors, requests, self.params['since_hours'],
@@ -349,8 +368,10 @@ def main():
         thresholds=dict(type='dict', default={}),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if module.params['since_hours'] <= 0:
-        module.fail_json(msg='since_hours: must be greater than 0')
+    try:
+        finite_number(module.params['since_hours'], 'since_hours', above=0, maximum=MAX_SINCE_HOURS)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     for item in module.params['allowed_ports']:
         port, dummy, proto = str(item).partition('/')
         if not port.isdigit() or not 1 <= int(port) <= 65535 or proto not in ('', 'tcp', 'udp'):

@@ -26,6 +26,7 @@ import os
 import smtplib
 import socket
 import ssl
+import stat
 import tempfile
 import time
 from email.message import EmailMessage
@@ -43,6 +44,11 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     WARNING,
     reaches,
     worst,
+)
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import (
+    FileRefused,
+    check_regular,
+    read_regular,
 )
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import cell_from_result
 
@@ -498,6 +504,14 @@ class SlackSender:
 # Mail
 
 
+def check_mail_login(username, starttls, use_ssl, allow_plaintext_login=False):
+    """Refuse a login that would send the password over an unencrypted connection."""
+    if username and not (starttls or use_ssl) and not allow_plaintext_login:
+        raise NotifyError('mail.username: logging in without TLS would send the password in clear '
+                          'text; set mail.starttls or mail.use_ssl, or mail.allow_plaintext_login: true '
+                          'for a relay on a trusted network')
+
+
 def default_sender():
     return 'fleetops@%s' % (socket.getfqdn() or 'localhost')
 
@@ -507,7 +521,7 @@ class MailSender:
 
     def __init__(self, host='localhost', port=25, sender=None, to=None, starttls=False,
                  use_ssl=False, username=None, password=None, validate_certs=True, timeout=30,
-                 subject_prefix=None):
+                 subject_prefix=None, allow_plaintext_login=False):
         self.host = host
         self.port = port
         self.sender = sender or default_sender()
@@ -516,6 +530,7 @@ class MailSender:
         self.use_ssl = use_ssl
         self.username = username
         self.password = password
+        self.allow_plaintext_login = allow_plaintext_login
         self.validate_certs = validate_certs
         self.timeout = timeout
         self.subject_prefix = subject_prefix
@@ -546,6 +561,7 @@ class MailSender:
                 'relay': '%s:%d' % (self.host, self.port), 'body': message.plain_text()}
 
     def send(self, message):
+        check_mail_login(self.username, self.starttls, self.use_ssl, self.allow_plaintext_login)
         mail = self.build(message)
         where = '%s:%d' % (self.host, self.port)
         try:
@@ -598,11 +614,46 @@ def _smtp_text(exc):
 # De-duplication state
 
 
+STATE_FORMAT = 'fleetops.runbook.notify/state'
+STATE_VERSION = 1
+STATE_MAX_BYTES = 1024 * 1024
+
+
+def state_alerts(data):
+    """The alerts of a parsed state file when it is notify's own, else None.
+
+    Own is a mapping with ``format`` = STATE_FORMAT and ``version`` = STATE_VERSION, or the shape
+    written before the marker existed: exactly the keys ``version`` (1) and ``alerts``, every alert a
+    mapping.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get('alerts'), dict):
+        return None
+    if data.get('format') == STATE_FORMAT:
+        return data['alerts'] if data.get('version') == STATE_VERSION else None
+    legacy = set(data) == set(('version', 'alerts')) and data['version'] == 1
+    if legacy and all(isinstance(entry, dict) for entry in data['alerts'].values()):
+        return data['alerts']
+    return None
+
+
+def _describe_foreign(data):
+    if isinstance(data, dict) and data.get('format') == STATE_FORMAT:
+        return 'a notify state of version %r, which this version does not read' % (data.get('version'),)
+    if isinstance(data, dict):
+        return 'JSON without the notify state marker (format: %s)' % STATE_FORMAT
+    return 'JSON that is not a notify state (%s)' % _kind(data)
+
+
 class DedupStore:
     """When each alert key was last delivered on each channel, in a JSON file under a lock.
 
     Used as a context manager: the exclusive lock is held from reading the state until it is
     saved, so concurrent runs (forks of one play, or two plays) never both send the same alert.
+
+    The file at ``path`` is only ever read when it is a regular file of at most STATE_MAX_BYTES
+    holding notify's own state (see :func:`state_alerts`), and only ever replaced when it is that
+    same file; a new one is made only where nothing is. Anything else is refused with a
+    NotifyError naming ``state_path``: it may be someone else's file, given by a typo.
     """
 
     def __init__(self, path, clock=time.time):
@@ -610,18 +661,38 @@ class DedupStore:
         self.clock = clock
         self.entries = {}
         self.dirty = False
-        self.warning = None
+        self._identity = None
         self._lock = None
 
+    def _refuse(self, what):
+        raise NotifyError('state_path: %s %s; it is not a notify state file and is left untouched '
+                          '(point state_path at a new file, or remove this one if it is a stale '
+                          'notify state)' % (self.path, what))
+
     def __enter__(self):
+        # Refused before anything is created next to it.
+        self.load()
         directory = os.path.dirname(self.path) or '.'
+        lock_path = self.path + '.lock'
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
-            self._lock = os.open(self.path + '.lock', os.O_RDWR | os.O_CREAT, 0o600)
+            check_regular(lock_path, 'state_path', follow_symlinks=False)
+            self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK |
+                                 getattr(os, 'O_CLOEXEC', 0), 0o600)
+            if not stat.S_ISREG(os.fstat(self._lock).st_mode):
+                raise FileRefused('state_path: the lock file %s is not a regular file' % lock_path)
             fcntl.flock(self._lock, fcntl.LOCK_EX)
+        except FileRefused as exc:
+            self._unlock()
+            raise NotifyError(exc.msg)
         except OSError as exc:
+            self._unlock()
             raise NotifyError('state_path: cannot lock %s: %s' % (self.path, to_native(exc)))
-        self._load()
+        try:
+            self.load()
+        except NotifyError:
+            self._unlock()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -629,63 +700,105 @@ class DedupStore:
             if self.dirty:
                 self._save()
         finally:
-            if self._lock is not None:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-                os.close(self._lock)
-                self._lock = None
+            self._unlock()
         return False
 
-    def _load(self):
+    def _unlock(self):
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            os.close(self._lock)
+            self._lock = None
+
+    def load(self):
+        """Read the state, refusing whatever is not notify's own. Writes nothing."""
+        self.entries, self._identity = {}, None
         try:
-            with open(self.path, 'r') as handle:
-                data = json.load(handle)
-        except IOError as exc:
-            if exc.errno != errno.ENOENT:
-                raise NotifyError('state_path: cannot read %s: %s' % (self.path, to_native(exc)))
-            return
-        except ValueError:
-            # A damaged state only risks one repeated alert; it is kept aside for a look.
-            aside = self.path + '.damaged'
-            os.replace(self.path, aside)
-            self.warning = 'state_path: %s was not valid JSON; moved to %s and started afresh' % (
-                self.path, aside)
-            return
-        entries = data.get('alerts') if isinstance(data, dict) else None
-        if isinstance(entries, dict):
-            self.entries = entries
+            raw, st = read_regular(self.path, 'state_path', STATE_MAX_BYTES, follow_symlinks=False)
+        except FileRefused as exc:
+            raise NotifyError('%s; it is left untouched' % exc.msg)
+        except (IOError, OSError) as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return
+            raise NotifyError('state_path: cannot read %s: %s' % (self.path, to_native(exc)))
+        if not raw.strip():
+            self._refuse('is empty')
+        try:
+            data = json.loads(raw.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            self._refuse('is not JSON')
+        alerts = state_alerts(data)
+        if alerts is None:
+            self._refuse('holds %s' % _describe_foreign(data))
+        self.entries = dict(alerts)
+        self._identity = (st.st_dev, st.st_ino)
+
+    def _document(self):
+        now = self.clock()
+        kept = []
+        for key, entry in self.entries.items():
+            if not isinstance(entry, dict):
+                continue
+            times = entry.get('sent') if isinstance(entry.get('sent'), dict) else {}
+            last = max([v for v in times.values()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)] or [0])
+            if now - last < STATE_KEEP_SECONDS:
+                kept.append((last, key, entry))
+        # Newest first; the oldest go when the file would pass the size it is read with.
+        kept.sort(key=lambda item: (-item[0], item[1]))
+        while True:
+            text = json.dumps({'format': STATE_FORMAT, 'version': STATE_VERSION,
+                               'alerts': dict((key, entry) for dummy, key, entry in kept)},
+                              indent=1, sort_keys=True)
+            if len(text.encode('utf-8')) <= STATE_MAX_BYTES or not kept:
+                return text
+            kept = kept[:len(kept) * 9 // 10]
 
     def _save(self):
-        now = self.clock()
-        keep = dict((key, entry) for key, entry in self.entries.items()
-                    if isinstance(entry, dict) and now - max(
-                        [v for v in entry.get('sent', {}).values() if isinstance(v, (int, float))] or [0])
-                    < STATE_KEEP_SECONDS)
         directory = os.path.dirname(self.path) or '.'
         fd, tmp = tempfile.mkstemp(dir=directory, prefix='.state-', suffix='.json')
         try:
             with os.fdopen(fd, 'w') as handle:
-                json.dump({'version': 1, 'alerts': keep}, handle, indent=1, sort_keys=True)
+                handle.write(self._document())
             os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            try:
+                st = os.lstat(self.path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                st = None
+            if self._identity is None:
+                if st is not None:
+                    self._refuse('appeared while notify ran')
+                # link() fails when something is there by now: a new file never replaces one.
+                os.link(tmp, self.path)
+            elif st is None or (st.st_dev, st.st_ino) != self._identity:
+                self._refuse('was replaced by another file while notify ran')
+            else:
+                os.replace(tmp, self.path)
+                tmp = None
         except OSError as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             raise NotifyError('state_path: cannot write %s: %s' % (self.path, to_native(exc)))
+        finally:
+            if tmp is not None and os.path.lexists(tmp):
+                os.unlink(tmp)
 
     def last_sent(self, key, channel):
         entry = self.entries.get(key)
         if not isinstance(entry, dict):
             return None
-        value = entry.get('sent', {}).get(channel)
-        return value if isinstance(value, (int, float)) else None
+        sent = entry.get('sent')
+        value = sent.get(channel) if isinstance(sent, dict) else None
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
     def is_recent(self, key, channel, window):
         last = self.last_sent(key, channel)
         return window > 0 and last is not None and self.clock() - last < window
 
     def record(self, key, channel, severity, title):
-        entry = self.entries.setdefault(key, {})
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict) or not isinstance(entry.get('sent'), dict):
+            entry = self.entries[key] = {'sent': {}}
         entry['severity'] = severity
         entry['title'] = title
-        entry.setdefault('sent', {})[channel] = round(self.clock(), 3)
+        entry['sent'][channel] = round(self.clock(), 3)
         self.dirty = True

@@ -6,6 +6,7 @@ served by a TLS server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 
@@ -383,3 +384,65 @@ def test_bad_threshold(ansible, certs):
 def test_nothing_to_check(ansible):
     result = ansible.module(MODULE, {})
     assert_clean_failure(result, 'certificates, endpoints')
+
+
+# --- FIFOs, devices, directories and non-finite numbers: refused at once, naming the option -------
+
+def test_fifo_device_or_directory_as_a_file_is_refused_at_once(ansible, certs, tmp_path):
+    fifo = tmp_path / 'cert.fifo'
+    os.mkfifo(str(fifo))   # opening it for reading would wait for a writer forever
+    fresh = str(certs['fresh'][0])
+    cases = [
+        ('fifo', {'path': str(fifo)}, 'certificates[0].path', str(fifo), 'is a FIFO'),
+        ('device', {'path': '/dev/zero'}, 'certificates[0].path', '/dev/zero', 'is a character device'),
+        ('directory', {'path': str(certs['dir'])}, 'certificates[0].path', str(certs['dir']), 'is a directory'),
+        ('key fifo', {'path': fresh, 'key_path': str(fifo)}, 'certificates[0].key_path', str(fifo), 'is a FIFO'),
+        ('key device', {'path': fresh, 'key_path': '/dev/urandom'}, 'certificates[0].key_path',
+         '/dev/urandom', 'is a character device'),
+    ]
+    tasks = [{'name': name, 'ignore_errors': True, MODULE: {'certificates': [spec]}}
+             for name, spec, param, path, words in cases]
+    # The timeout only guards against a hang; the assertions are on what came back.
+    run = ansible.tasks(tasks, timeout=600)
+    for name, spec, param, path, words in cases:
+        result = run.task(name)
+        assert_clean_failure(result, param, path, words)
+        refused = [c for c in result['checks'] if c['target'] == path]
+        assert [c['status'] for c in refused] == ['CRITICAL'], result['checks']
+
+
+def test_fifo_or_directory_as_ca_path_is_refused_naming_it(ansible, certs, tmp_path):
+    fifo = tmp_path / 'ca.fifo'
+    os.mkfifo(str(fifo))
+    tasks = [{'name': name, 'ignore_errors': True, MODULE: {'endpoints': [
+        {'address': '127.0.0.1:%d' % closed_port(), 'ca_path': path}]}}
+        for name, path in (('fifo', str(fifo)), ('directory', str(certs['dir'])))]
+    run = ansible.tasks(tasks, timeout=600)
+    assert_clean_failure(run.task('fifo'), 'endpoints[0].ca_path', str(fifo), 'is a FIFO')
+    assert_clean_failure(run.task('directory'), 'endpoints[0].ca_path', 'is a directory')
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+NON_FINITE = [
+    ('inf timeout', {'timeout': float('inf')}, ['timeout', 'finite']),
+    ('nan timeout', {'timeout': float('nan')}, ['timeout', 'finite']),
+    ('huge timeout', {'timeout': 1e300}, ['timeout', 'at most 3600']),
+    ('inf warning', {'thresholds': {'cert_expiry': {'warning': float('inf')}}}, ['thresholds.cert_expiry.warning', 'finite']),
+    ('nan critical', {'thresholds': {'cert_expiry': {'critical': float('nan')}}},
+     ['thresholds.cert_expiry.critical', 'finite']),
+    ('huge critical', {'thresholds': {'cert_expiry': {'critical': '1e999:'}}},
+     ['thresholds.cert_expiry.critical', 'too large']),
+]
+
+
+def test_non_finite_numbers_are_refused_naming_the_option(ansible, certs):
+    cert = {'certificates': [{'path': str(certs['fresh'][0])}]}
+    run = ansible.tasks([{'name': name, 'ignore_errors': True, MODULE: dict(cert, **args)}
+                         for name, args, words in NON_FINITE])
+    for name, args, words in NON_FINITE:
+        assert_clean_failure(run.task(name), *words)

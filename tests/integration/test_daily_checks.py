@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -276,3 +277,88 @@ def test_cert_column(ansible, tmp_path):
     assert host['results']['cert']['status'] == 'WARNING', host['results']['cert']
     expiry = [c for c in host['results']['cert']['checks'] if c['name'] == 'cert_expiry']
     assert expiry and 19 <= expiry[0]['value'] <= 20
+
+
+# --- the plugins the daily checks use, on input they must refuse or report --------------------
+
+def test_fleet_report_reports_a_host_missing_from_the_inventory_as_unknown(ansible, tmp_path):
+    ok = {'status': 'OK', 'summary': 'OK: 1 OK', 'checks': []}
+    run = ansible.tasks([
+        {'name': 'result', 'ansible.builtin.set_fact': {'__daily_checks_resources': ok}},
+        {'name': 'report', 'ignore_errors': True, 'fleetops.runbook.fleet_report': {
+            'checks': ['resources'], 'hosts': ['localhost', 'db-typo'], 'dest': str(tmp_path),
+            'fail_on': 'critical'}},
+    ])
+    res = run.task('report')
+    assert 'Traceback' not in json.dumps(res), res
+    assert res['hosts'] == {'localhost': 'OK', 'db-typo': 'UNKNOWN'}, res
+    assert res['summaries'] == {'db-typo': 'UNKNOWN: this host is not in the inventory'}
+    assert res['failed'] is True and res['failing_hosts'] == ['db-typo']
+    assert res['results']['db-typo'] == {'daily_checks': {
+        'failed': True, 'msg': 'UNKNOWN: this host is not in the inventory'}}
+    report = json.loads((tmp_path / 'daily_checks.json').read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert [h['host'] for h in report['hosts']] == ['db-typo', 'localhost']
+    assert 'db-typo' in run.stdout or 'db-typo' in run.stderr
+
+
+def test_non_finite_numbers_are_refused_naming_the_option(ansible, tmp_path):
+    cases = [
+        ('report started inf', 'fleetops.runbook.fleet_report',
+         {'checks': ['x'], 'hosts': ['localhost'], 'dest': str(tmp_path / 'r'), 'started': float('inf')},
+         ['started', 'finite']),
+        ('report started nan', 'fleetops.runbook.fleet_report',
+         {'checks': ['x'], 'hosts': ['localhost'], 'dest': str(tmp_path / 'r'), 'started': float('nan')},
+         ['started', 'finite']),
+        ('evidence since inf', 'fleetops.runbook.incident_evidence',
+         {'incident_id': 'inc1', 'dest': str(tmp_path / 'e'), 'since_hours': float('inf')}, ['since_hours', 'finite']),
+        ('evidence since nan', 'fleetops.runbook.incident_evidence',
+         {'incident_id': 'inc1', 'dest': str(tmp_path / 'e'), 'since_hours': float('nan')}, ['since_hours', 'finite']),
+        ('evidence since huge', 'fleetops.runbook.incident_evidence',
+         {'incident_id': 'inc1', 'dest': str(tmp_path / 'e'), 'since_hours': 1e300}, ['since_hours', 'at most']),
+        ('audit since nan', 'fleetops.runbook.security_audit',
+         {'checks': ['access_log'], 'since_hours': float('nan')}, ['since_hours', 'finite']),
+        ('audit threshold inf', 'fleetops.runbook.security_audit',
+         {'checks': ['access_log'], 'thresholds': {'auth_errors': {'warning': float('inf')}}},
+         ['thresholds.auth_errors.warning', 'finite']),
+    ]
+    run = ansible.tasks([{'name': name, 'ignore_errors': True, module: args}
+                         for name, module, args, words in cases])
+    for name, module, args, words in cases:
+        res = run.task(name)
+        assert res.get('failed') is True, (name, res)
+        assert 'Traceback' not in res['msg'] and 'MODULE FAILURE' not in res['msg'], res['msg']
+        for word in words:
+            assert word in res['msg'], (name, res['msg'])
+    assert not (tmp_path / 'r').exists() and not (tmp_path / 'e').exists()
+
+
+def test_security_audit_reports_a_directory_or_fifo_as_access_log_unknown(ansible, tmp_path):
+    log = tmp_path / 'access.log'
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%d/%b/%Y:%H:%M:%S +0000')
+    log.write_text(''.join('192.0.2.%d - - [%s] "GET / HTTP/1.1" %s 12 "-" "curl"\n' % (i, stamp, code)
+                           for i, code in ((1, '200'), (2, '401'), (3, '403'))))
+    fifo = tmp_path / 'fifo.log'
+    os.mkfifo(str(fifo))   # opening it for reading would wait for a writer forever
+    folder = tmp_path / 'old.log'
+    folder.mkdir()
+    res = ansible.module('fleetops.runbook.security_audit', {
+        'checks': ['access_log'], 'access_logs': [str(tmp_path / '*.log')], 'fail_on': 'never'}, timeout=600)
+    assert res['status'] == 'UNKNOWN', res
+    by_target = dict((c['target'], c) for c in res['checks'])
+    assert by_target[str(fifo)]['status'] == 'UNKNOWN'
+    assert by_target[str(fifo)]['message'] == 'access_logs: %s is a FIFO, not a regular file' % fifo
+    assert by_target[str(folder)]['message'] == 'access_logs: %s is a directory, not a regular file' % folder
+    counted = by_target[str(log)]
+    assert counted['value'] == 2 and counted['status'] == 'OK', counted
+    assert res['access_log']['requests'] == 3
+
+
+def test_incident_evidence_skips_a_fifo_among_auth_logs_naming_it(ansible, tmp_path):
+    fifo = tmp_path / 'auth.log'
+    os.mkfifo(str(fifo))   # opening it for reading would wait for a writer forever
+    res = ansible.module('fleetops.runbook.incident_evidence', {
+        'incident_id': 'inc-fifo', 'dest': str(tmp_path / 'evidence'), 'collect': ['auth'],
+        'auth_log_paths': [str(fifo)]}, timeout=600)
+    assert res.get('failed') is not True, res
+    assert {'source': str(fifo), 'reason': 'auth_log_paths: %s is a FIFO, not a regular file' % fifo} in res['not_collected']

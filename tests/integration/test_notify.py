@@ -361,6 +361,16 @@ BAD = [
     ('bad routing', {'severity': 'info', 'text': 'x', 'routing': {'info': ['pager']}},
      ['routing.info', 'pager']),
     ('negative window', {'severity': 'info', 'text': 'x', 'dedup_window': -1}, ['dedup_window']),
+    ('infinite mail timeout', {'severity': 'info', 'text': 'x', 'mail': {'timeout': float('inf')}},
+     ['mail.timeout', 'finite']),
+    ('nan mail timeout', {'severity': 'info', 'text': 'x', 'mail': {'timeout': float('nan')}},
+     ['mail.timeout', 'finite']),
+    ('huge mail timeout', {'severity': 'info', 'text': 'x', 'mail': {'timeout': 1e300}},
+     ['mail.timeout', 'at most 86400']),
+    ('nan slack timeout', {'severity': 'info', 'text': 'x', 'slack': {'timeout': float('nan')}},
+     ['slack.timeout', 'finite']),
+    ('infinite backoff', {'severity': 'info', 'text': 'x', 'slack': {'backoff': float('inf')}},
+     ['slack.backoff', 'finite']),
 ]
 
 
@@ -386,3 +396,98 @@ def test_webhook_url_never_shown(ansible, hook, state):
     assert 'invalid_payload' in run.stdout
     assert SECRET not in run.stdout + run.stderr
     assert len(hook.requests) == 2
+
+
+# --- the state file is never destroyed --------------------------------------------------------
+
+NOT_OURS = [
+    ('not json', '{"half": ', 'is not JSON'),
+    ('someone else\'s json', '{"settings": {"colour": "blue"}}', 'without the notify state marker'),
+    ('a system file', 'root:x:0:0:root:/root:/bin/bash\n', 'is not JSON'),
+]
+
+
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_a_file_that_is_not_our_state_is_refused_untouched(ansible, hook, tmp_path, check):
+    paths = {}
+    for name, text, words in NOT_OURS:
+        path = tmp_path / ('%s.json' % name.replace(' ', '_').replace("'", ''))
+        path.write_text(text)
+        os.chmod(str(path), 0o644)
+        paths[name] = (path, os.stat(str(path)))
+    tasks = [{'name': name, 'ignore_errors': True, 'fleetops.runbook.notify': notify(
+        hook, str(paths[name][0]), severity='critical', text='disk full')} for name, text, words in NOT_OURS]
+    run = ansible.tasks(tasks, check=check)
+    for name, text, words in NOT_OURS:
+        path, before = paths[name]
+        assert_clean_failure(run.task(name), 'state_path', str(path), words, 'left untouched')
+        after = os.stat(str(path))
+        assert path.read_text() == text
+        assert (after.st_ino, after.st_mode, after.st_size, after.st_mtime_ns) == (
+            before.st_ino, before.st_mode, before.st_size, before.st_mtime_ns)
+    # Nothing renamed aside, no lock or temporary file left beside them, nothing sent.
+    assert sorted(os.listdir(str(tmp_path))) == sorted(p.name for p, st in paths.values())
+    assert hook.requests == []
+
+
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_devices_fifos_and_directories_are_refused_at_once(ansible, hook, tmp_path, check):
+    fifo = tmp_path / 'fifo.json'
+    os.mkfifo(str(fifo))
+    directory = tmp_path / 'dir.json'
+    directory.mkdir()
+    link = tmp_path / 'link.json'
+    link.symlink_to('/dev/zero')
+    cases = [('dev zero', '/dev/zero', 'is a character device'), ('fifo', str(fifo), 'is a FIFO'),
+             ('directory', str(directory), 'is a directory'),
+             ('symlink', str(link), 'is a symbolic link to /dev/zero')]
+    tasks = [{'name': name, 'ignore_errors': True, 'fleetops.runbook.notify': notify(
+        hook, path, severity='critical', text='disk full')} for name, path, words in cases]
+    # The timeout only guards against a hang; the assertions are on what came back.
+    run = ansible.tasks(tasks, check=check, timeout=600)
+    for name, path, words in cases:
+        assert_clean_failure(run.task(name), 'state_path', path, words)
+    assert sorted(os.listdir(str(tmp_path))) == ['dir.json', 'fifo.json', 'link.json']
+    assert os.listdir(str(directory)) == []
+    assert hook.requests == []
+
+
+def test_state_of_the_previous_version_is_still_used(ansible, hook, state):
+    args = notify(hook, state, severity='critical', text='disk full', key='disk-db1')
+    os.makedirs(os.path.dirname(state), mode=0o700)
+    # What the previous version wrote after sending this alert to Slack.
+    with open(state, 'w') as handle:
+        json.dump({'version': 1, 'alerts': {'disk-db1': {
+            'severity': 'critical', 'title': 'Daily checks', 'sent': {'slack': 4102444800.0}}}}, handle)
+    res = ansible.module('fleetops.runbook.notify', args)
+    assert res['suppressed'] == ['slack'] and res['sent'] == [], res
+    assert hook.requests == []
+    res = ansible.module('fleetops.runbook.notify', dict(args, key='other'))
+    assert res['sent'] == ['slack'], res
+    data = json.load(open(state))
+    assert data['format'] == 'fleetops.runbook.notify/state' and data['version'] == 1
+    assert set(data['alerts']) == {'disk-db1', 'other'}
+
+
+# --- mail login needs TLS -------------------------------------------------------------------------
+
+def test_mail_login_without_tls_is_refused_unless_allowed_by_name(ansible, hook, state):
+    server = SmtpSink(user='alerts', password='plain-pw').start()
+    try:
+        base = {'to': ['oncall@example.com'], 'host': '127.0.0.1', 'port': server.port,
+                'username': 'alerts', 'password': 'plain-pw'}
+        run = ansible.tasks([
+            {'name': 'refused', 'ignore_errors': True, 'fleetops.runbook.notify': notify(
+                hook, state, channels=['mail'], severity='critical', text='x', mail=base)},
+            {'name': 'allowed', 'fleetops.runbook.notify': notify(
+                hook, state, channels=['mail'], severity='critical', text='y',
+                mail=dict(base, allow_plaintext_login=True))},
+        ], verbosity=3)
+        assert_clean_failure(run.task('refused'), 'mail.username', 'mail.allow_plaintext_login', 'clear text')
+        assert run.task('allowed')['sent'] == ['mail'], run
+        # The refused task never reached the relay: one session, the allowed one.
+        assert [a['success'] for a in server.auth_attempts] == [True]
+        assert [(m['authenticated_as'], m['tls']) for m in server.messages] == [('alerts', False)]
+        assert 'plain-pw' not in run.stdout + run.stderr
+    finally:
+        server.stop()

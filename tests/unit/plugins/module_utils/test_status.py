@@ -331,3 +331,69 @@ def test_range_note_names_the_broken_range(level, note):
     assert thresholds.note(level) == note
     assert status.range_note({'status': level, 'warning': '85', 'critical': '95'}) == note
     assert status.range_note({'status': level, 'warning': None, 'critical': None}) == ''
+
+
+# --- non-finite and huge numbers: an error naming the parameter, never a traceback ------------
+
+@pytest.mark.parametrize('spec', [INF, -INF, float('nan'), 10 ** 400, '1e999', '~:1e400', '@1e309:2e309',
+                                  '-1e999:5'])
+def test_parse_rejects_non_finite_and_huge_numbers(spec):
+    with pytest.raises(RangeError) as exc:
+        Range.parse(spec)
+    assert 'finite' in str(exc.value) or 'too large' in str(exc.value)
+
+
+@pytest.mark.parametrize('spec', [INF, float('nan'), '1e999', 10 ** 400])
+def test_parse_thresholds_names_the_parameter_for_non_finite_numbers(spec):
+    with pytest.raises(ValueError) as exc:
+        parse_thresholds({'disk': {'critical': spec}}, {'disk': {'warning': '85', 'critical': '95'}})
+    assert str(exc.value).startswith('thresholds.disk.critical: ')
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=st.one_of(st.floats(), st.integers(), st.text(max_size=30),
+                      st.from_regex(r'\A@?(~|-?\d{1,400}(\.\d*)?(e-?\d{1,4})?)?:?-?\d{1,400}(e\d{1,4})?\Z')))
+def test_parse_accepts_only_finite_ranges(spec):
+    try:
+        rng = Range.parse(spec)
+    except RangeError:
+        return
+    if rng is not None:
+        assert rng.start <= rng.end
+        assert math.isfinite(rng.start) or rng.start == -INF
+        assert math.isfinite(rng.end) or rng.end == INF
+
+
+@pytest.mark.parametrize('value, kwargs, message', [
+    (INF, {}, 'x: must be a finite number, got inf'),
+    (float('nan'), {}, 'x: must be a finite number, got nan'),
+    (10 ** 400, {}, 'x: must be a finite number'),
+    ('5', {}, "x: expected a number, got '5'"),
+    (True, {}, 'x: expected a number'),
+    (0, {'above': 0}, 'x: must be greater than 0, got 0'),
+    (-1, {'minimum': 0}, 'x: must be at least 0, got -1'),
+    (1e300, {'maximum': 86400}, 'x: must be at most 86400, got '),
+])
+def test_finite_number_names_the_parameter(value, kwargs, message):
+    with pytest.raises(ValueError) as exc:
+        status.finite_number(value, 'x', **kwargs)
+    assert str(exc.value).startswith(message)
+
+
+def test_finite_number_accepts_what_is_within_bounds():
+    assert status.finite_number(2, 'x', above=0, maximum=3) == 2.0
+    assert status.finite_number(0.5, 'x', minimum=0.5) == 0.5
+
+
+# --- a value is judged as measured, not as rounded for display ------------------------------------
+
+@pytest.mark.parametrize('value, rng, expected', [
+    (300.0000001, '300', CRITICAL),       # rounds to 300, which would be OK
+    (-0.0000001, '300', CRITICAL),        # rounds to -0.0, which would be OK
+    (9.9999999, '10:', CRITICAL),         # rounds to 10, which would be OK
+    (299.9999999, '300', OK),
+])
+def test_value_is_judged_before_it_is_rounded(value, rng, expected):
+    check = CheckReport('unit').add('x', value, 'seconds', Thresholds(critical=Range.parse(rng)))
+    assert check['status'] == expected
+    assert check['value'] == round(value, 6)

@@ -218,9 +218,116 @@ def test_state_records_and_expires(tmp_path):
     assert set(json.load(open(path))['alerts']) == {'other'}
 
 
-def test_damaged_state_is_kept_aside(tmp_path):
+FOREIGN = [
+    ('{not json', 'is not JSON'),
+    ('', 'is empty'),
+    ('root:x:0:0:root:/root:/bin/bash\n', 'is not JSON'),
+    ('{"alerts": {}}', 'without the notify state marker'),
+    ('{"version": 1, "alerts": {}, "owner": "someone"}', 'without the notify state marker'),
+    ('{"version": 1, "alerts": {"k": 3}}', 'without the notify state marker'),
+    ('{"format": "fleetops.runbook.notify/state", "version": 7, "alerts": {}}', 'version 7'),
+    ('[1, 2]', 'a list'),
+    ('[' * 100000 + ']' * 100000, 'is not JSON'),
+]
+
+
+@pytest.mark.parametrize('text, words', FOREIGN)
+def test_a_file_that_is_not_our_state_is_refused_and_left_alone(tmp_path, text, words):
     path = tmp_path / 'state.json'
-    path.write_text('{not json')
-    with n.DedupStore(str(path)) as store:
-        assert store.entries == {} and 'moved to' in store.warning
-    assert (tmp_path / 'state.json.damaged').read_text() == '{not json'
+    path.write_text(text)
+    os.chmod(str(path), 0o644)
+    before = os.stat(str(path))
+    with pytest.raises(n.NotifyError) as info:
+        with n.DedupStore(str(path)) as store:
+            store.record('k', 'slack', 'critical', 'T')
+    assert info.value.msg.startswith('state_path: %s ' % path) and words in info.value.msg, info.value.msg
+    assert 'left untouched' in info.value.msg
+    after = os.stat(str(path))
+    assert path.read_text() == text
+    assert (after.st_ino, after.st_mode, after.st_mtime_ns) == (before.st_ino, before.st_mode, before.st_mtime_ns)
+    # Nothing was made beside it, not even the lock.
+    assert sorted(os.listdir(str(tmp_path))) == ['state.json']
+
+
+def test_too_large_a_file_is_refused_unread(tmp_path):
+    path = tmp_path / 'state.json'
+    body = json.dumps({'format': n.STATE_FORMAT, 'version': 1, 'alerts': {}})
+    path.write_text(body + ' ' * n.STATE_MAX_BYTES)
+    with pytest.raises(n.NotifyError) as info:
+        n.DedupStore(str(path)).load()
+    assert 'larger than 1 MiB' in info.value.msg and 'state_path' in info.value.msg
+    assert path.stat().st_size == len(body) + n.STATE_MAX_BYTES
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'directory', 'device', 'symlink to device', 'symlink to state'])
+def test_what_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    path = tmp_path / 'state.json'
+    if kind == 'fifo':
+        os.mkfifo(str(path))
+    elif kind == 'directory':
+        path.mkdir()
+    elif kind == 'device':
+        path = '/dev/zero'
+    elif kind == 'symlink to device':
+        path.symlink_to('/dev/zero')
+    else:
+        real = tmp_path / 'real.json'
+        real.write_text(json.dumps({'format': n.STATE_FORMAT, 'version': 1, 'alerts': {}}))
+        path.symlink_to(real)
+    with pytest.raises(n.NotifyError) as info:
+        with n.DedupStore(str(path)):
+            pass
+    expected = {'fifo': 'is a FIFO', 'directory': 'is a directory', 'device': 'is a character device',
+                'symlink to device': 'is a symbolic link to /dev/zero',
+                'symlink to state': 'is a symbolic link to %s' % (tmp_path / 'real.json')}[kind]
+    assert info.value.msg.startswith('state_path: %s' % path) and expected in info.value.msg, info.value.msg
+    if kind != 'device':
+        assert not os.path.exists(str(tmp_path / 'state.json.lock'))
+
+
+def test_state_written_by_the_previous_version_is_taken_over(tmp_path):
+    path = tmp_path / 'state.json'
+    entry = {'severity': 'critical', 'title': 'T', 'sent': {'slack': 1000.0}}
+    path.write_text(json.dumps({'version': 1, 'alerts': {'k': entry}}))
+    with n.DedupStore(str(path), clock=lambda: 1030.0) as store:
+        assert store.is_recent('k', 'slack', 60)
+        store.record('k', 'mail', 'critical', 'T')
+    data = json.load(open(str(path)))
+    assert data['format'] == n.STATE_FORMAT and data['version'] == 1
+    assert data['alerts']['k']['sent'] == {'slack': 1000.0, 'mail': 1030.0}
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+
+
+def test_a_file_that_appears_meanwhile_is_not_replaced(tmp_path):
+    path = tmp_path / 'state.json'
+    with pytest.raises(n.NotifyError) as info:
+        with n.DedupStore(str(path)) as store:
+            store.record('k', 'slack', 'critical', 'T')
+            path.write_text('precious')
+    assert 'appeared' in info.value.msg
+    assert path.read_text() == 'precious'
+    assert [p for p in os.listdir(str(tmp_path)) if p.startswith('.state-')] == []
+
+
+def test_the_saved_state_stays_within_the_size_it_is_read_with(tmp_path):
+    now = [1000.0]
+    path = str(tmp_path / 'state.json')
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        for i in range(12000):
+            now[0] += 1
+            store.record('key-%05d' % i, 'slack', 'critical', 'x' * 40)
+    assert os.path.getsize(path) <= n.STATE_MAX_BYTES
+    with n.DedupStore(path, clock=lambda: now[0]) as store:
+        # The newest alerts are the ones kept.
+        assert store.is_recent('key-11999', 'slack', 3600)
+        assert not store.is_recent('key-00000', 'slack', 3600)
+
+
+def test_mail_login_without_tls_is_refused_unless_allowed():
+    with pytest.raises(n.NotifyError) as info:
+        n.check_mail_login('alerts', starttls=False, use_ssl=False)
+    assert 'mail.allow_plaintext_login' in info.value.msg and info.value.msg.startswith('mail.username')
+    n.check_mail_login('alerts', starttls=False, use_ssl=False, allow_plaintext_login=True)
+    n.check_mail_login('alerts', starttls=True, use_ssl=False)
+    n.check_mail_login('alerts', starttls=False, use_ssl=True)
+    n.check_mail_login(None, starttls=False, use_ssl=False)

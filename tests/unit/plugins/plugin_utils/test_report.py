@@ -10,7 +10,9 @@ import json
 import os
 
 import jsonschema
+import pytest
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
     cell_from_result,
@@ -108,3 +110,41 @@ def test_html_rows_worst_first():
     page = render_html(build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1))
     assert page.index('<b>app01</b>') < page.index('<b>db01</b>') < page.index('<b>web01</b>')
     assert page.count('<tr><td><b>') == 5
+
+
+def test_a_host_missing_from_the_inventory_is_unknown_with_the_reason():
+    report = build_fleet_report('daily', ['resources'], {'web1': {'resources': OK_RESULT}, 'wbe1': {'resources': None}},
+                                1000.0, 1010.0, 'critical', missing_hosts=['wbe1'])
+    hosts = dict((h['host'], h) for h in report['hosts'])
+    assert hosts['wbe1']['status'] == 'UNKNOWN'
+    assert hosts['wbe1']['summary'] == 'UNKNOWN: this host is not in the inventory'
+    assert hosts['web1']['status'] == 'OK'
+    assert report['status'] == 'UNKNOWN' and report['failing_hosts'] == ['wbe1']
+    assert report['counts']['UNKNOWN'] == 1
+    with open(SCHEMA) as handle:
+        jsonschema.validate(report, json.load(handle))
+
+
+def test_a_report_replaces_only_its_own_files(tmp_path):
+    out = tmp_path / 'out'
+    first = build_fleet_report('daily_checks', ['resource', 'pg'], fleet(), 1000.0, 1003.0)
+    write_report(first, str(out), 'daily_checks')
+    second = build_fleet_report('daily_checks', ['resource', 'pg'], fleet(), 2000.0, 2003.0)
+    paths = write_report(second, str(out), 'daily_checks')
+    assert json.load(open(paths['json']))['started_at'] == second['started_at']
+    # Someone else's files under the same names are left alone, and nothing is written.
+    for name, text in (('daily_checks.json', '{"settings": true}\n'), ('daily_checks.html', '<html>mine</html>\n')):
+        other = tmp_path / ('other-' + name.split('.')[1])
+        other.mkdir()
+        (other / name).write_text(text)
+        with pytest.raises(FileRefused) as exc:
+            write_report(second, str(other), 'daily_checks')
+        assert exc.value.msg == ('dest: %s exists and is not a report that fleet_report wrote; it is left '
+                                 'untouched (choose another dest or name)' % (other / name))
+        assert sorted(p.name for p in other.iterdir()) == [name] and (other / name).read_text() == text
+    linked = tmp_path / 'linked'
+    linked.mkdir()
+    (linked / 'daily_checks.json').symlink_to(paths['json'])
+    with pytest.raises(FileRefused) as exc:
+        write_report(second, str(linked), 'daily_checks')
+    assert 'is a symbolic link' in exc.value.msg
