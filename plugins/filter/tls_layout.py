@@ -114,9 +114,9 @@ def tls_layout(sites, http_port, ipv6=True, listen_address=''):
         keys.append(key)
         if site.get('default_server'):
             if key in defaults and sites[defaults[key]].get('default_server'):
-                errors.append('%s and tls_sites[%d] (%s) are both default_server of %s; nginx has one default '
-                              'server per address and port' % (label, defaults[key], sites[defaults[key]].get('name', '?'),
-                                                              '%s:%d' % (address or '*', port)))
+                other = defaults[key]
+                errors.append('%s and tls_sites[%d] (%s) are both default_server of %s:%d; nginx has one default '
+                              'server per address and port' % (label, other, sites[other].get('name', '?'), address or '*', port))
             else:
                 defaults[key] = index
         else:
