@@ -34,11 +34,11 @@ class PlayResult:
 
     @property
     def messages(self):
-        """The failure messages, item results included, as one string. An assert item that failed
+        """The failure messages (and a failed command's stderr), item results included, as one string. An assert item that failed
         is reported with evaluated_to false rather than failed, and counts as well."""
         parts = []
         for _name, result in self.failed_tasks:
-            parts.append(str(result.get("msg", "")))
+            parts += [str(result.get(key, "")) for key in ("msg", "stderr")]
             for item in result.get("results", []) or []:
                 if item.get("failed") or item.get("exit_status") or item.get("rc") \
                         or item.get("evaluated_to") is False:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from .tlsutil import make_cert, new_key
+
 
 def run_role(ansible, role, role_vars):
     play = {'name': 'bad input', 'hosts': 'localhost', 'gather_facts': False,
@@ -120,3 +122,53 @@ def test_tls_bad_site(ansible, tmp_path, extra, words):
     for word in words:
         assert word in msg, msg
     assert not set(ran) & set(TLS_TOUCHES), ran
+
+
+@pytest.mark.parametrize('role_vars,extra,words', [
+    ({'tls_listen_address': 'www.example.test'}, {},
+     ["tls_listen_address 'www.example.test' is not an IP address"]),
+    ({'tls_listen_address': '10.0.0.0/8'}, {}, ['tls_listen_address', '10.0.0.0/8']),
+    ({}, {'listen_address': '10.0.0.300'}, ["tls_sites[0] (www.example.test): listen_address '10.0.0.300'"]),
+])
+def test_tls_bad_listen_address(ansible, tmp_path, role_vars, extra, words):
+    role_vars = dict(role_vars, tls_sites=[site(tmp_path, **extra)])
+    task, msg, ran = failure(run_role(ansible, 'tls', role_vars))
+    for word in words:
+        assert word in msg, msg
+    assert not set(ran) & set(TLS_TOUCHES), ran
+
+
+def test_tls_two_default_servers_on_one_port(ansible, tmp_path):
+    first = site(tmp_path, default_server=True)
+    second = dict(first, name='other.example.test')
+    third = dict(first, name='elsewhere.example.test', listen_address='127.0.0.1')
+    task, msg, ran = failure(run_role(ansible, 'tls', {'tls_sites': [first, second, third]}))
+    assert ('tls_sites[1] (other.example.test) and tls_sites[0] (www.example.test) are both '
+            'default_server of *:443') in msg, msg
+    assert 'elsewhere' not in msg
+    assert not set(ran) & set(TLS_TOUCHES), ran
+
+
+WARNING_TASK = 'Warn about certificates whose key type the profile does not want'
+
+
+@pytest.mark.parametrize('profile,kind,warned', [
+    ('modern', 'rsa', True),
+    ('modern', 'ec', False),
+    ('intermediate', 'rsa', False),
+])
+def test_tls_modern_warns_about_an_rsa_certificate(ansible, tmp_path, profile, kind, warned):
+    """A warning in the play output, not a failure (the check-mode run goes on to the install
+    step, which changes nothing on this machine)."""
+    cert, key = make_cert(key=new_key(kind, 2048 if kind == 'rsa' else 256)).write(tmp_path, 'www')
+    result = run_role(ansible, 'tls', {'tls_profile': profile, 'tls_sites': [
+        {'name': 'www.example.test', 'certificate': str(cert), 'key': str(key)}]})
+    assert result.rc == 0, result
+    task = result.task(WARNING_TASK)
+    messages = [item['msg'] for item in task.get('results', []) if str(item.get('msg', '')).startswith('WARNING')]
+    if warned:
+        assert len(messages) == 1, task
+        assert messages[0].startswith('WARNING: tls_sites www.example.test: %s has an RSA key;' % cert)
+        assert "Mozilla's modern profile wants EC certificates" in messages[0]
+    else:
+        assert messages == [], task

@@ -123,15 +123,104 @@ def test_configuration(host, facts):
         assert "ssl_ciphers" not in snippet
     site = host.file("/etc/nginx/conf.d/fleetops-tls-%s.conf" % facts["site"]).content_string
     assert "ssl_stapling on;" in site and "ssl_trusted_certificate /etc/nginx/tls/chain.pem;" in site
+    assert re.search(r"listen 443 ssl( http2)? default_server;", site)
+    assert re.search(r"listen \[::\]:443 ssl( http2)? default_server;", site)
+    # OCSP stapling does not wait for a chain: without one, the system's CA store verifies.
     selfsigned = host.file("/etc/nginx/conf.d/fleetops-tls-selfsigned.example.test.conf").content_string
-    assert "ssl_stapling" not in selfsigned
+    assert "ssl_stapling on;" in selfsigned and "ssl_stapling_verify on;" in selfsigned
+    assert "ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in selfsigned
+    # The first (only) site of *:8443 is made its default server; a second site of *:443 is not.
+    assert re.search(r"listen 8443 ssl( http2)? default_server;", selfsigned)
+    beside = host.file("/etc/nginx/conf.d/fleetops-tls-beside.example.test.conf").content_string
+    assert re.search(r"listen 443 ssl( http2)?;", beside) and "default_server" not in beside
+    local = host.file("/etc/nginx/conf.d/fleetops-tls-local.example.test.conf").content_string
+    assert re.search(r"listen 127.0.0.1:9443 ssl( http2)? default_server;", local) and "[::]" not in local
     assert host.run("nginx -t").rc == 0
 
 
 def test_keys_are_readable_by_root_alone(host, facts):
-    for name in (facts["site"], "selfsigned.example.test"):
+    for name in (facts["site"], "selfsigned.example.test", "beside.example.test", "local.example.test"):
         key = host.file("/etc/nginx/tls/%s.key" % name)
         assert (key.mode, key.user, key.group) == (0o600, "root", "root")
+
+
+def test_a_listen_address_is_kept_to(host, facts):
+    assert host.socket("tcp://127.0.0.1:9443").is_listening
+    assert not host.socket("tcp://0.0.0.0:9443").is_listening
+    assert handshake(host, 9443, "local.example.test", "-tls1_3")["protocol"] == "TLSv1.3"
+    refused = host.run("timeout 10 openssl s_client -connect %s:9443 -servername local.example.test </dev/null"
+                       % facts["address"])
+    assert refused.rc != 0 and "Connection refused" in refused.stdout + refused.stderr
+
+
+def handshake(host, port, name, *options):
+    """One TLS handshake from inside the container, with SNI: protocol, cipher and subject, or
+    protocol None when the server refused it."""
+    out = host.run("echo | timeout 20 openssl s_client -connect 127.0.0.1:%d -servername %s %s 2>&1"
+                   % (port, name, " ".join(options))).stdout
+    match = re.search(r"^New, (\S+), Cipher is (\S+)", out, re.M)
+    subject = re.search(r"^subject=(.*)$", out, re.M)
+    protocol = match.group(1) if match and match.group(1) != "(NONE)" else None
+    return {"protocol": protocol, "cipher": match.group(2) if match else None,
+            "subject": subject.group(1).strip() if subject else None, "output": out}
+
+
+# (server name, port) of every site the role wrote; the first is the default server of *:443.
+WIRE_SITES = [("{site}", 443), ("beside.example.test", 443), ("selfsigned.example.test", 8443),
+              ("local.example.test", 9443)]
+MOZILLA_INTERMEDIATE_TLS12 = {
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"}
+
+
+@pytest.mark.parametrize("name,port", WIRE_SITES)
+def test_every_site_is_served_with_its_profile_on_the_wire(host, facts, name, port):
+    """Asked for by name (SNI), whether it is its port's default server or not: nginx negotiates
+    the protocol and the groups with the default server of the port, the TLS 1.2 ciphers with the
+    site."""
+    name = name.format(**facts)
+    intermediate = facts["profile"] == "intermediate"
+    tls13 = handshake(host, port, name, "-tls1_3")
+    assert tls13["protocol"] == "TLSv1.3", tls13["output"]
+    assert tls13["subject"].endswith("CN = %s" % name)
+    tls12 = handshake(host, port, name, "-tls1_2")
+    assert (tls12["protocol"] == "TLSv1.2") is intermediate, tls12["output"]
+    # x448 is in OpenSSL's default groups, not in Mozilla's.
+    assert handshake(host, port, name, "-tls1_3", "-groups", "x448")["protocol"] is None
+    if intermediate:
+        assert tls12["cipher"] in MOZILLA_INTERMEDIATE_TLS12
+        kind = "RSA" if name == facts["site"] else "ECDSA"
+        # CBC suites nginx offers by default and Mozilla does not.
+        for cipher in ("ECDHE-%s-AES128-SHA" % kind, "ECDHE-%s-AES256-SHA384" % kind):
+            assert handshake(host, port, name, "-tls1_2", "-cipher", cipher)["protocol"] is None, cipher
+
+
+def test_a_server_of_another_owner_on_the_port_follows_the_profile(host, facts):
+    """The server of prepare.yml comes first on 8443, so nginx would make it the port's default
+    server; the role made its own site the default, and the protocol versions and groups of 8443
+    are the profile's for every name."""
+    legacy = handshake(host, 8443, "legacy.example.test", "-tls1_3")
+    assert legacy["protocol"] == "TLSv1.3"
+    # Its own certificate (prepare.yml gives it the "fresh" one of the test PKI).
+    assert host.file(PKI + "/fresh.crt").content_string.strip() in legacy["output"]
+    tls12 = handshake(host, 8443, "legacy.example.test", "-tls1_2")
+    assert (tls12["protocol"] == "TLSv1.2") is (facts["profile"] == "intermediate")
+    assert handshake(host, 8443, "legacy.example.test", "-tls1_3", "-groups", "x448")["protocol"] is None
+
+
+def lists_state(host):
+    return host.check_output("find /var/lib/apt/lists -maxdepth 1 -printf '%f %T@\\n' | sort")
+
+
+def test_nginx_came_on_empty_lists_and_a_second_run_leaves_the_lists_alone(host, facts):
+    assert host.package("nginx").is_installed
+    before = lists_state(host)
+    # The role refreshed the lists, as nginx was missing.
+    assert "_Packages" in before
+    result = run_play([include_role("fleetops.runbook.tls")], hosts=host.backend.host)
+    assert result.rc == 0, result.messages
+    assert result.changed == 0
+    assert lists_state(host) == before
 
 
 def cert_check(host, args):
@@ -181,14 +270,17 @@ def test_self_signed_certificate_served_and_checked(host):
 
 
 def sites(facts, **extra):
+    """The converge layout (molecule.yml), ``extra`` changing the first site."""
     main = {"name": facts["site"], "certificate": "/etc/nginx/tls/%s.crt" % facts["site"],
             "key": "/etc/nginx/tls/%s.key" % facts["site"], "chain": "/etc/nginx/tls/chain.pem",
             "default_server": True}
     main.update(extra)
-    return [main, {"name": "selfsigned.example.test",
-                   "certificate": "/etc/nginx/tls/selfsigned.example.test.crt",
-                   "key": "/etc/nginx/tls/selfsigned.example.test.key",
-                   "listen_port": 8443, "http_redirect": False}]
+
+    def selfsigned(name, **more):
+        return dict({"name": name, "certificate": "/etc/nginx/tls/%s.crt" % name,
+                     "key": "/etc/nginx/tls/%s.key" % name, "http_redirect": False}, **more)
+    return [main, selfsigned("beside.example.test"), selfsigned("selfsigned.example.test", listen_port=8443),
+            selfsigned("local.example.test", listen_port=9443, listen_address="127.0.0.1")]
 
 
 def config_sums(host, facts):
@@ -209,8 +301,9 @@ def test_unknown_profile_is_refused_before_nginx_changes(host, facts):
 def test_missing_certificate_is_refused_before_nginx_changes(host, facts):
     before = config_sums(host, facts)
     result = run_play([include_role("fleetops.runbook.tls")], {
-        "tls_profile": facts["profile"],
+        "tls_profile": facts["profile"], "tls_selfsigned_enabled": False,
         "tls_sites": sites(facts, certificate="/etc/nginx/tls/nope.crt")}, hosts=host.backend.host)
+    assert not host.file("/etc/nginx/tls/nope.crt").exists
     assert result.rc != 0
     assert "/etc/nginx/tls/nope.crt does not exist" in result.messages
     assert config_sums(host, facts) == before
@@ -227,3 +320,22 @@ def test_a_server_block_nginx_rejects_never_lands(host, facts):
     assert config_sums(host, facts) == before
     version, response = https_get(facts)
     assert response.startswith("HTTP/1.1 200")
+
+
+def test_another_default_server_on_a_port_of_the_role_is_refused(host, facts):
+    """The layout of the issue: another server claims to be the default of a port a site listens
+    on. nginx would negotiate that port's protocol with it, so the role refuses and changes nothing."""
+    legacy = "/etc/nginx/conf.d/00-legacy.conf"
+    before = config_sums(host, facts)
+    host.run("sed -i 's/listen 8443 ssl;/listen 8443 ssl default_server;/' %s" % legacy)
+    try:
+        assert "default_server" in host.file(legacy).content_string
+        result = run_play([include_role("fleetops.runbook.tls")], hosts=host.backend.host)
+    finally:
+        host.run("sed -i 's/ default_server;/;/' %s" % legacy)
+    assert result.rc != 0
+    assert "duplicate default server for 0.0.0.0:8443" in result.messages, result.messages
+    assert "remove default_server from the other server block" in result.messages
+    assert "/tmp/fleetops-nginx-check" not in result.messages
+    assert config_sums(host, facts) == before
+    assert handshake(host, 8443, "selfsigned.example.test", "-tls1_3")["protocol"] == "TLSv1.3"
