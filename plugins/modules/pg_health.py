@@ -288,7 +288,9 @@ def age_sql(since):
     steps and timestamps from another host (a primary's commit time seen on a standby).
     NULL stays NULL.
     """
-    return 'greatest(extract(epoch FROM clock_timestamp() - (%s)), 0)' % since
+    # Not greatest() alone: it skips NULLs, and a table never vacuumed would come out as 0.
+    return ('CASE WHEN (%s) IS NULL THEN NULL'
+            ' ELSE greatest(extract(epoch FROM clock_timestamp() - (%s)), 0) END' % (since, since))
 
 
 TABLES_SQL = TABLES_SQL.format(
@@ -554,13 +556,13 @@ class PgHealth:
             since = waitstart = 'NULL::timestamptz'
         sql = ("SELECT a.pid, a.usename AS user, a.datname AS database,"
                " pg_blocking_pids(a.pid) AS blocked_by,"
-               " " + age_sql('coalesce(%s, a.query_start)') + " AS wait_seconds,"
+               " " + age_sql('coalesce(%s, a.query_start)' % since) + " AS wait_seconds,"
                " left(a.query, 200) AS query"
                " FROM pg_stat_activity a"
                " JOIN LATERAL (SELECT min(%s) AS waitstart FROM pg_locks"
                "               WHERE pid = a.pid AND NOT granted) l ON true"
                " WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()"
-               " ORDER BY wait_seconds DESC") % (since, waitstart)
+               " ORDER BY wait_seconds DESC") % waitstart
         try:
             rows = self.session.query(sql)
         except QueryFailure as failure:
