@@ -71,7 +71,7 @@ options:
         reason and the other checks go on.
       - The module also keeps a client-side deadline of O(statement_timeout) plus 5 seconds on
         every statement. A server that stops answering after the connection was made (frozen,
-        cut off, out of memory) cannot cancel anything itself: at the deadline the module closes
+        cut off, out of memory) cannot cancel anything itself. At the deadline the module closes
         the connection and reports V(CRITICAL) with RV(is_available=false) and a message saying
         the server stopped answering. A server that freezes holds a run at most
         O(statement_timeout) plus 5 seconds beyond the freeze (O(connect_timeout) plus 5 seconds

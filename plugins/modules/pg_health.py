@@ -44,18 +44,23 @@ options:
         running query (client backends, this module's own connection left out).
       - V(locks) reports C(lock_waits), the sessions waiting for a lock, and C(lock_wait_time), the
         longest wait in seconds; C(details.locks) names the blocking pids.
+      - Every age is measured against the clock of the statement that reads it, not the start of
+        the run's transaction, and is never negative.
       - V(wraparound) reports C(wraparound) per database, the age of C(datfrozenxid) in percent
         of C(autovacuum_freeze_max_age).
       - V(replication) reports, on a primary, C(replicas) and per replica C(replication_lag_bytes)
         and C(replication_lag_seconds). On a standby it reports C(replication_lag_bytes) (WAL
         received but not replayed), C(replication_lag_seconds) (since the last replayed
         transaction, 0 when all received WAL is replayed) and C(wal_receiver) (1 when streaming).
+        On a primary, a replica that reported no recent replay (caught up and idle, or not
+        answering) has no lag in seconds to judge; its message says so, with its last reply.
       - V(replication_slots) reports C(replication_slots_inactive) and per slot
         C(replication_slot_retained), the WAL bytes the slot holds back.
       - V(archiver) reports C(archive_failing) (1 when the last archiving attempt failed) and
         C(archive_ready), the WAL files waiting to be archived.
       - V(cache_hit) reports C(cache_hit_ratio) per database, in percent; databases with fewer
-        than 10000 block reads since the statistics were reset are shown but not judged.
+        than 10000 block reads since the statistics were reset are not judged. When no database
+        has that many, the check says so, with the lowest ratio.
       - V(database_size) reports C(database_size) per database, in bytes.
       - V(dead_tuples) reports C(dead_tuples), dead in percent of all tuples, for the largest
         tables (see O(table_limit), O(table_min_size)).
@@ -109,6 +114,8 @@ options:
     description:
       - Tables smaller than this many bytes (planner estimate) are left out of V(dead_tuples),
         V(vacuum) and V(analyze). Autovacuum rarely needs to visit small tables.
+      - When every table is smaller, these checks say so (and how many tables they left out)
+        instead of reporting a bare OK.
     type: int
     default: 10485760
 notes:
@@ -288,9 +295,11 @@ def age_sql(since):
     steps and timestamps from another host (a primary's commit time seen on a standby).
     NULL stays NULL.
     """
-    # Not greatest() alone: it skips NULLs, and a table never vacuumed would come out as 0.
+    # One reading of the clock per statement (an uncorrelated subquery runs once), so the rows
+    # of one statement are measured against the same instant. Not greatest() alone: it skips
+    # NULLs, and a table never vacuumed would come out as 0.
     return ('CASE WHEN (%s) IS NULL THEN NULL'
-            ' ELSE greatest(extract(epoch FROM clock_timestamp() - (%s)), 0) END' % (since, since))
+            ' ELSE greatest(extract(epoch FROM (SELECT clock_timestamp()) - (%s)), 0) END' % (since, since))
 
 
 TABLES_SQL = TABLES_SQL.format(
@@ -626,20 +635,31 @@ class PgHealth:
                 self.add('wal_receiver', streaming, message='wal_receiver: %s' % (
                     row['receiver'] or 'not running'))
                 return
+            reply = 'reply_time' if self.session.server_version >= 120000 else 'NULL::timestamptz'
             rows = self.session.query(
                 "SELECT coalesce(nullif(application_name, ''), client_addr::text, pid::text)"
                 "  AS replica, client_addr::text AS client_addr, state, sync_state,"
                 " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag_bytes,"
-                " extract(epoch FROM replay_lag) AS lag_seconds"
+                " extract(epoch FROM replay_lag) AS lag_seconds,"
+                " " + age_sql(reply) + " AS last_reply_seconds"
                 " FROM pg_stat_replication ORDER BY 1")
         except QueryFailure as failure:
             return self.unknown(['replication_lag_bytes'], failure)
         lag_items = []
         for row in rows:
-            lag = row['lag_seconds'] or 0
-            row['lag_seconds'] = _round(lag)
+            lag = row['lag_seconds']
+            item = dict(target=row['replica'], value=lag or 0)
+            if lag is None:
+                # No replay reported lately (caught up and idle, or silent): nothing to judge.
+                silent = row['last_reply_seconds']
+                item['status'] = OK
+                item['message'] = ('replication_lag_seconds %s: not judged, the standby reported no '
+                                   'recent replay%s' % (row['replica'], '' if silent is None else
+                                                        ' (last reply %ss ago)' % _fmt_seconds(silent)))
+            row['lag_seconds'] = _round(lag or 0)
+            row['last_reply_seconds'] = _round(row['last_reply_seconds'])
             row['lag_bytes'] = row['lag_bytes'] or 0
-            lag_items.append(dict(target=row['replica'], value=lag))
+            lag_items.append(item)
         self.details['replication'] = rows
         self.add('replicas', len(rows), unit='count')
         self.add_targets('replication_lag_bytes', [
