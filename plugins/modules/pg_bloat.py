@@ -220,12 +220,12 @@ databases:
 
 import math
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     ConnectFailure,
     ConnectionLost,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -525,8 +525,6 @@ class PgBloat:
         for database in databases:
             if not database or not database.strip():
                 errors.append('databases: names must not be empty')
-            elif '\x00' in database:
-                errors.append('databases: names must not contain a NUL byte')
         if 'all' in databases and len(databases) > 1:
             errors.append("databases: 'all' stands alone, got %s" % ', '.join(databases))
         if len(set(databases)) != len(databases):
@@ -756,7 +754,7 @@ def main():
         limit=dict(type='int', default=20),
         min_stats_age=dict(type='int', default=604800),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgBloat(module).run()
 

@@ -191,11 +191,11 @@ details:
            "blocked_by": [4100], "query": "UPDATE orders SET ..."}]}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     ConnectFailure,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -950,7 +950,7 @@ def main():
         table_limit=dict(type='int', default=20),
         table_min_size=dict(type='int', default=10485760),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgHealth(module).run()
 

@@ -147,7 +147,6 @@ reset:
   sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     INT_MAX,
@@ -155,6 +154,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     UNDEFINED_TABLE,
     ConnectFailure,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -373,7 +373,7 @@ def main():
         reset=dict(type='bool', default=False),
         thresholds=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     SlowQueries(module).run()
 

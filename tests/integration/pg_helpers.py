@@ -182,10 +182,11 @@ FROZEN_TIMEOUTS = dict(connect_timeout=2, statement_timeout=15000)
 FROZEN_HANG_GUARD = 240
 
 
-def run_frozen(ansible, cluster, task, application_name):
+def run_frozen(ansible, cluster, task, application_name, **kwargs):
     """Run ``task`` (one task, named 'probe'), freeze the cluster once the module's session waits
-    for a lock the caller holds, and return the task's result; the cluster is thawed after."""
-    run = InBackground(ansible.tasks, [dict(task, name='probe')], timeout=FROZEN_HANG_GUARD)
+    for a lock the caller holds, and return the task's result; the cluster is thawed after.
+    ``kwargs`` go to ``ansible.tasks`` (play_vars...)."""
+    run = InBackground(ansible.tasks, [dict(task, name='probe')], timeout=FROZEN_HANG_GUARD, **kwargs)
     try:
         # A run that ended without waiting (it failed early) is returned as it is.
         wait_until(lambda: waiting_backend(cluster, application_name) or not run.thread.is_alive(),
@@ -207,3 +208,8 @@ def server_seconds(cluster, since, pid=None, dbname='postgres'):
         rows = cluster.execute('SELECT extract(epoch FROM clock_timestamp() - %s)::float8'
                                ' FROM pg_stat_activity WHERE pid = %%s' % since, (pid,), dbname=dbname)
     return rows[0][0]
+
+
+# How long tests wait for a server to reach a state they set up (a standby streaming, a session
+# blocking): generous, since the machine may be loaded; only a stuck server takes this long.
+SERVER_WAIT = 120

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from .pg_helpers import (FROZEN_TIMEOUTS, check, checks_named, create_database, run_frozen,
-                         server_seconds, wait_until)
+from .pg_helpers import (FROZEN_TIMEOUTS, SERVER_WAIT, check, checks_named, create_database,
+                         run_frozen, server_seconds, wait_until)
 
 MODULE = 'fleetops.runbook.pg_bloat'
 DB = 'pgbloat_main'
@@ -61,7 +61,7 @@ def bloat_db(pg_cluster):
     ex('SET enable_seqscan = off; SELECT count(*) FROM items WHERE owner = 7', dbname=DB)
     wait_until(lambda: ex("SELECT idx_scan FROM pg_stat_user_indexes"
                           " WHERE indexrelname = 'items_owner_idx'", dbname=DB)[0][0] > 0,
-               what='the index scan to reach the statistics')
+               timeout=SERVER_WAIT, what='the index scan to reach the statistics')
     ex("CREATE TABLE notes (id int, body text); CREATE INDEX notes_body_idx ON notes (body);"
        " INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 100) g; ANALYZE notes",
        dbname=OTHER_DB)
@@ -273,6 +273,9 @@ def test_bad_input_names_the_parameter(ansible, pg_cluster):
         'limit': dict(limit=0),
         'min_size': dict(min_size=-1),
         'checks': dict(checks=['table_bloat', 'vacuum']),
+        'nul': dict(databases=['pg\x00bloat']),
+        'huge': dict(min_size=10 ** 19),
+        'password': dict(login_password='pass\x00word'),
     }
     tasks = []
     for name, args in cases.items():
@@ -290,6 +293,10 @@ def test_bad_input_names_the_parameter(ansible, pg_cluster):
     assert results['limit']['msg'] == 'limit: must be at least 1, got 0'
     assert results['min_size']['msg'] == 'min_size: must be at least 0, got -1'
     assert 'checks' in results['checks']['msg'] and 'vacuum' in results['checks']['msg']
+    assert results['nul']['msg'] == 'databases: must not contain a NUL byte'
+    assert results['huge']['msg'] == ('min_size: must be at most 9223372036854775807, got '
+                                      '10000000000000000000')
+    assert results['password']['msg'] == 'login_password: must not contain a NUL byte'
     assert pg_cluster.superuser_password not in run.stdout
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .pg_helpers import (FROZEN_HANG_GUARD, FROZEN_TIMEOUTS, Background, BusyClients, check, checks_named, create_database,
-                         run_frozen, server_seconds, wait_until)
+from .pg_helpers import (FROZEN_HANG_GUARD, FROZEN_TIMEOUTS, SERVER_WAIT, Background, BusyClients,
+                         check, checks_named, create_database, run_frozen, server_seconds,
+                         wait_until)
 
 MODULE = 'fleetops.runbook.pg_health'
 
@@ -155,7 +156,7 @@ def test_blocked_lock_names_the_blocker(ansible, pg_cluster):
     try:
         wait_until(lambda: pg_cluster.execute(
             "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
-            (waiter.pid,)), what='the waiter to block')
+            (waiter.pid,)), timeout=SERVER_WAIT, what='the waiter to block')
         time.sleep(1.0)
         result = health(ansible, pg_cluster, checks=['locks', 'query_time'],
                         thresholds={'lock_wait_time': {'warning': '0.5', 'critical': None}})
@@ -378,8 +379,13 @@ def test_hung_server_answers_within_connect_timeout(ansible, pg_cluster_factory)
     assert cluster.execute('SELECT 1') == [(1,)]
 
 
-def test_server_frozen_after_connecting(ansible, pg_cluster_factory):
-    """Connected, then the whole cluster stops (SIGSTOP): the client-side deadline ends the run."""
+@pytest.mark.parametrize('driver', ['psycopg2', 'psycopg3'])
+def test_server_frozen_after_connecting(ansible, pg_cluster_factory, tmp_path, driver):
+    """Connected, then the whole cluster stops (SIGSTOP): the client-side deadline ends the run,
+    with either driver."""
+    play_vars = None
+    if driver == 'psycopg3':
+        play_vars = {'ansible_python_interpreter': str(_interpreter_with(tmp_path, ['psycopg', 'psycopg_binary']))}
     cluster = pg_cluster_factory()
     db = create_database(cluster, 'health_frozen')
     cluster.execute('CREATE SEQUENCE frozen_seq', dbname=db)
@@ -389,7 +395,8 @@ def test_server_frozen_after_connecting(ansible, pg_cluster_factory):
     try:
         probe = dict(cluster.login_args(), login_db=db, checks=['backends', 'sequences', 'temp_files'],
                      fail_on='never', **FROZEN_TIMEOUTS)
-        result = run_frozen(ansible, cluster, {MODULE: probe}, 'fleetops.runbook.pg_health')
+        result = run_frozen(ansible, cluster, {MODULE: probe}, 'fleetops.runbook.pg_health',
+                            play_vars=play_vars)
     finally:
         holder.rollback()
         holder.close()
@@ -465,6 +472,25 @@ def test_statement_timeout_cancels_one_check_only(ansible, pg_cluster):
     assert check(result, 'temp_files')['status'] == 'OK'
 
 
+def test_statement_timeout_while_starting_is_a_status(ansible, pg_cluster):
+    """The server's description (version, role) is read before any check: when it times out,
+    the run reports UNKNOWN with the reason, not a traceback."""
+    holder = pg_cluster.connect(autocommit=False)
+    # pg_has_role() reads role memberships, which then wait for this lock.
+    holder.cursor().execute('LOCK TABLE pg_auth_members IN ACCESS EXCLUSIVE MODE')
+    try:
+        result = health(ansible, pg_cluster, statement_timeout=500, fail_on='never')
+    finally:
+        holder.rollback()
+        holder.close()
+    assert 'Traceback' not in str(result) and 'MODULE FAILURE' not in str(result)
+    assert result['is_available'] is True and result['status'] == 'UNKNOWN', result
+    server = check(result, 'server')
+    assert server['status'] == 'UNKNOWN'
+    assert 'no check ran' in server['message'] and 'statement_timeout' in server['message']
+    assert [c['name'] for c in result['checks']] == ['connection_time', 'server']
+
+
 # ---- replication with a real standby ---------------------------------------------------------------
 
 def test_replication_lag_on_standby_and_primary(ansible, pg_cluster_factory):
@@ -473,18 +499,18 @@ def test_replication_lag_on_standby_and_primary(ansible, pg_cluster_factory):
     try:
         wait_until(lambda: primary.execute('SELECT count(*) FROM pg_stat_replication'
                                            " WHERE state = 'streaming'")[0][0] == 1,
-                   what='the standby to stream')
+                   timeout=SERVER_WAIT, what='the standby to stream')
         # A replayed transaction first: the lag in seconds counts from its commit.
         primary.execute('CREATE TABLE replayed (x int)')
         wait_until(lambda: standby.execute(
             'SELECT pg_last_xact_replay_timestamp() IS NOT NULL')[0][0],
-            what='the standby to replay a transaction')
+            timeout=SERVER_WAIT, what='the standby to replay a transaction')
         standby.execute('SELECT pg_wal_replay_pause()')
         primary.execute("CREATE TABLE lagging AS SELECT g, repeat('l', 100) AS pad"
                         ' FROM generate_series(1, 20000) g')
         wait_until(lambda: standby.execute(
             'SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()')[0][0],
-            what='WAL received but not replayed')
+            timeout=SERVER_WAIT, what='WAL received but not replayed')
         time.sleep(1.1)
         on_standby = health(ansible, standby, checks=['in_recovery', 'replication'],
                             thresholds={'replication_lag_bytes': {'warning': 1024},
@@ -521,6 +547,12 @@ BAD_INPUT = [
     ({'ssl_mode': 'requre'}, 'ssl_mode'),
     ({'connect_timeout': 0}, 'connect_timeout'),
     ({'table_limit': 0}, 'table_limit'),
+    ({'table_limit': 10 ** 20}, 'table_limit: must be at most 9223372036854775807'),
+    ({'statement_timeout': 1e12}, 'statement_timeout: must be at most 2147483647'),
+    ({'connect_timeout': 2 ** 40}, 'connect_timeout: must be at most 2147483647'),
+    ({'login_password': 'hunter\x002'}, 'login_password: must not contain a NUL byte'),
+    ({'login_db': 'post\x00gres'}, 'login_db: must not contain a NUL byte'),
+    ({'login_host': '127.0.0.1\x00'}, 'login_host: must not contain a NUL byte'),
 ]
 
 

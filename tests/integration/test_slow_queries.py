@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from .pg_helpers import FROZEN_TIMEOUTS, Background, check, create_database, run_frozen, wait_until
+from .pg_helpers import (FROZEN_TIMEOUTS, SERVER_WAIT, Background, check, create_database, run_frozen,
+                         wait_until)
 
 MODULE = 'fleetops.runbook.slow_queries'
 
@@ -97,7 +98,7 @@ def test_statements_running_now(ansible, stmt_cluster):
     try:
         wait_until(lambda: stmt_cluster.execute(
             "SELECT now() - query_start > interval '1.2 s' FROM pg_stat_activity WHERE pid = %s",
-            (sleeper.pid,))[0][0], what='the sleeper to run a while')
+            (sleeper.pid,))[0][0], timeout=SERVER_WAIT, what='the sleeper to run a while')
         result = slow_queries(ansible, stmt_cluster, running_seconds=1, fail_on='never')
     finally:
         stmt_cluster.execute('SELECT pg_cancel_backend(%s)', (sleeper.pid,))
