@@ -182,20 +182,38 @@ FROZEN_TIMEOUTS = dict(connect_timeout=2, statement_timeout=15000)
 FROZEN_HANG_GUARD = 240
 
 
-def run_frozen(ansible, cluster, task, application_name, **kwargs):
-    """Run ``task`` (one task, named 'probe'), freeze the cluster once the module's session waits
-    for a lock the caller holds, and return the task's result; the cluster is thawed after.
+def run_frozen(ansible, cluster, task, application_name, lock_sql, dbname='postgres', **kwargs):
+    """Run ``task`` (one task, named 'probe') while the test holds a lock (``lock_sql`` in
+    ``dbname``) the module's statement then waits for; freeze the whole cluster once it waits,
+    and return the task's result. The cluster is thawed and the lock released after.
     ``kwargs`` go to ``ansible.tasks`` (play_vars...)."""
-    run = InBackground(ansible.tasks, [dict(task, name='probe')], timeout=FROZEN_HANG_GUARD, **kwargs)
+    holder = cluster.connect(dbname=dbname, autocommit=False)
     try:
-        # A run that ended without waiting (it failed early) is returned as it is.
-        wait_until(lambda: waiting_backend(cluster, application_name) or not run.thread.is_alive(),
-                   timeout=FROZEN_HANG_GUARD, what='%s to wait for the lock' % application_name)
-        with frozen(cluster):
-            playbook = run.join(FROZEN_HANG_GUARD + 30)
+        holder.cursor().execute(lock_sql)
+        run = InBackground(ansible.tasks, [dict(task, name='probe')], timeout=FROZEN_HANG_GUARD, **kwargs)
+        try:
+            # A run that ended without waiting (it failed early) is returned as it is.
+            wait_until(lambda: waiting_backend(cluster, application_name) or not run.thread.is_alive(),
+                       timeout=FROZEN_HANG_GUARD, what='%s to wait for the lock' % application_name)
+            with frozen(cluster):
+                playbook = run.join(FROZEN_HANG_GUARD + 30)
+        finally:
+            run.thread.join(FROZEN_HANG_GUARD + 30)
     finally:
-        run.thread.join(FROZEN_HANG_GUARD + 30)
+        holder.rollback()
+        holder.close()
     return playbook.task('probe')
+
+
+def assert_stopped_answering(result, name):
+    """``result`` is a module's answer to a frozen server: a status, CRITICAL, unavailable, and
+    the check ``name`` says the server stopped answering. Returns that check."""
+    assert 'Traceback' not in str(result) and 'MODULE FAILURE' not in str(result), result
+    assert result['status'] == 'CRITICAL' and result['is_available'] is False, result
+    stopped = check(result, name)
+    assert stopped['status'] == 'CRITICAL' and stopped['value'] is None, stopped
+    assert 'the server stopped answering' in stopped['message'], stopped
+    return stopped
 
 
 def server_seconds(cluster, since, pid=None, dbname='postgres'):
