@@ -416,10 +416,9 @@ def test_busy_server_no_false_alarm_from_session_ages(ansible, pg_cluster_factor
     cluster.execute('CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL);'
                     ' INSERT INTO counters SELECT g, 0 FROM generate_series(1, 4) g', dbname=db)
     names = ['idle_in_transaction', 'transaction_age', 'query_time', 'lock_wait_time']
-    tasks = [{'name': 'run %d' % i, MODULE: dict(cluster.login_args(monitor=True), fail_on='never',
-                                                  checks=['idle_in_transaction', 'transaction_age',
-                                                          'query_time', 'locks'])}
-             for i in range(8)]
+    args = dict(cluster.login_args(monitor=True), fail_on='never',
+                checks=['idle_in_transaction', 'transaction_age', 'query_time', 'locks'])
+    tasks = [{'name': 'run %d' % i, MODULE: dict(args)} for i in range(8)]
     tasks.append({'name': 'running', 'fleetops.runbook.slow_queries': dict(
         cluster.login_args(monitor=True), running_seconds=0, fail_on='never')})
     clients = BusyClients(cluster, db, 'counters', clients=4)
