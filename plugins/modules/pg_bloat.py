@@ -152,7 +152,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the first connection.
+  description: Whether the server accepted the first connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true

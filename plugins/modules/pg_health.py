@@ -17,7 +17,11 @@ description:
     read-only transaction.
   - An unreachable server (refused, wrong password, no answer within O(connect_timeout)) is data,
     not a crash. RV(is_available) is V(false) and the status V(CRITICAL); whether the task fails is
-    O(fail_on)'s choice.
+    O(fail_on)'s choice. So is a server that stops answering in the middle of the run (see
+    O(statement_timeout)); the checks measured before are kept.
+  - When the server's version and the role's rights cannot be read at the start (for example the
+    statement is cancelled by O(statement_timeout)), no check runs and the run reports one
+    V(UNKNOWN) check, C(server), with the reason.
   - Made for a least-privilege monitoring role, a member of C(pg_monitor) that is not a superuser.
     Such a role sees every session, lock, replication and statistics view. It cannot read the
     current value of sequences it has no C(SELECT) or C(USAGE) privilege on. Grant it
@@ -169,7 +173,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the connection.
+  description: Whether the server accepted the connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true

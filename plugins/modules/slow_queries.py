@@ -118,7 +118,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the connection.
+  description: Whether the server accepted the connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true
