@@ -407,8 +407,11 @@ class PgCluster:
         cmd = standby._cmd('pg_basebackup', *args)
         if standby.run_as:
             cmd = cmd[:4] + ['env', 'PGPASSFILE=%s' % passfile] + cmd[4:]
+        # libpq prefers PGPASSWORD (and PGUSER...) from the caller's environment to the passfile.
+        env = dict((k, v) for k, v in os.environ.items() if not k.startswith('PG'))
+        env['PGPASSFILE'] = passfile
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd='/', timeout=120,
-                              check=False, env=dict(os.environ, PGPASSFILE=passfile))
+                              check=False, env=env)
         if proc.returncode != 0:
             raise PgClusterError('pg_basebackup failed: %s' % proc.stderr[-2000:])
         # The copied configuration names the primary's port and socket: point them at ours.

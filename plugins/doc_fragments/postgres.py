@@ -57,8 +57,11 @@ options:
     type: path
   connect_timeout:
     description:
-      - Seconds to wait for the connection, authentication included. A server that does not
-        answer in time is reported unavailable.
+      - Seconds to wait for the connection, authentication included (libpq waits at least 2).
+        A server that does not answer in time is reported unavailable.
+      - The module also gives up on its own after O(connect_timeout) plus 5 seconds in all, even
+        when libpq tries several addresses of one host name.
+      - From 1 to 2147483647.
     type: int
     default: 10
   statement_timeout:
@@ -66,6 +69,14 @@ options:
       - Milliseconds any one statement may run. Applied to every statement of the run, in the
         connection's startup packet; a check whose query is cancelled reports V(UNKNOWN) with the
         reason and the other checks go on.
+      - The module also keeps a client-side deadline of O(statement_timeout) plus 5 seconds on
+        every statement. A server that stops answering after the connection was made (frozen,
+        cut off, out of memory) cannot cancel anything itself. At the deadline the module closes
+        the connection and reports V(CRITICAL) with RV(is_available=false) and a message saying
+        the server stopped answering. A server that freezes holds a run at most
+        O(statement_timeout) plus 5 seconds beyond the freeze (O(connect_timeout) plus 5 seconds
+        while connecting).
+      - From 1 to 2147483647 (the server's limit).
     type: int
     default: 10000
 notes:

@@ -18,11 +18,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import decimal
+import math
+import os
 import re
+import socket
+import threading
 import time
 import traceback
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 DRIVER = None
 DRIVER_IMPORT_ERROR = None
@@ -49,6 +53,22 @@ UNDEFINED_TABLE = '42P01'
 UNDEFINED_FUNCTION = '42883'
 UNDEFINED_COLUMN = '42703'
 
+# Largest connect_timeout / statement_timeout libpq and the server accept (a C int).
+INT_MAX = 2147483647
+BIGINT_MAX = 9223372036854775807
+
+# The client-side deadline of a statement is statement_timeout plus this margin: the server
+# cancels the statement itself at statement_timeout, so the deadline only ever fires when the
+# server has stopped answering (frozen, partitioned away, swapping to death).
+DEADLINE_MARGIN = 5.0
+
+# libpq never waits less than this for a connection, whatever connect_timeout says.
+LIBPQ_MIN_CONNECT_TIMEOUT = 2
+
+# Connection options passed to libpq as text: a NUL byte in them cannot be sent.
+TEXT_CONNECTION_PARAMS = ('login_host', 'login_user', 'login_password', 'login_db',
+                          'login_unix_socket', 'ca_cert')
+
 
 def postgres_argument_spec():
     """Connection options of every PostgreSQL module (extend it with ``argument_spec.update``)."""
@@ -66,6 +86,32 @@ def postgres_argument_spec():
     )
 
 
+def nul_parameters(params):
+    """Names of the parameters holding a NUL byte anywhere (in a string, a list or a mapping)."""
+    def holds_nul(value):
+        if isinstance(value, str):
+            return '\x00' in value
+        if isinstance(value, (list, tuple)):
+            return any(holds_nul(item) for item in value)
+        if isinstance(value, dict):
+            return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+        return False
+    return sorted(name for name, value in params.items() if holds_nul(value))
+
+
+class PostgresModule(AnsibleModule):
+    """AnsibleModule for the PostgreSQL modules: a parameter holding a NUL byte fails naming the
+    parameter (never its value). Without this, Ansible's own log of the invocation stops the module
+    first, and syslog's complaint about the NUL does not say which parameter held it; libpq would
+    refuse it later anyway."""
+
+    def _log_invocation(self):
+        bad = nul_parameters(self.params)
+        if bad:
+            self.fail_json(msg='; '.join('%s: must not contain a NUL byte' % name for name in bad))
+        super(PostgresModule, self)._log_invocation()
+
+
 def ensure_driver(module):
     """Fail with install instructions when neither psycopg2 nor psycopg 3 can be imported."""
     if DRIVER is None:
@@ -79,13 +125,39 @@ def validate_connection_params(params):
     port = params.get('login_port')
     if port is not None and not 1 <= port <= 65535:
         errors.append('login_port: %d is not a TCP port (1-65535)' % port)
-    if params.get('connect_timeout') is not None and params['connect_timeout'] < 1:
-        errors.append('connect_timeout: must be at least 1 second, got %d' % params['connect_timeout'])
-    if params.get('statement_timeout') is not None and params['statement_timeout'] < 1:
-        errors.append('statement_timeout: must be at least 1 millisecond, got %d'
-                      % params['statement_timeout'])
+    errors.extend(number_errors(params, {
+        'connect_timeout': (1, INT_MAX, 'second'),
+        'statement_timeout': (1, INT_MAX, 'millisecond'),
+    }))
     if params.get('login_db') == '':
         errors.append('login_db: must not be empty')
+    for name in TEXT_CONNECTION_PARAMS:
+        value = params.get(name)
+        if isinstance(value, str) and '\x00' in value:
+            # Never the value itself: it may be the password.
+            errors.append('%s: must not contain a NUL byte' % name)
+    return errors
+
+
+def number_errors(params, bounds):
+    """Messages naming the parameter for numbers outside ``bounds``.
+
+    ``bounds`` maps a parameter to ``(minimum, maximum, unit)``; unset parameters are skipped.
+    NaN and infinity are refused whatever the bounds.
+    """
+    errors = []
+    for name, (low, high, unit) in bounds.items():
+        value = params.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            errors.append('%s: must be a finite number, got %s' % (name, value))
+        elif value < low:
+            errors.append('%s: must be at least %s%s, got %s' % (
+                name, low, ' %s' % unit if unit else '', value))
+        elif value > high:
+            errors.append('%s: must be at most %s%s, got %s' % (
+                name, high, ' %s' % unit if unit else '', value))
     return errors
 
 
@@ -96,6 +168,11 @@ class ConnectFailure(Exception):
         super(ConnectFailure, self).__init__(message)
         self.kind = kind
         self.message = message
+
+
+class ConnectionLost(ConnectFailure):
+    """The connection was open and is gone: the server stopped answering within the deadline
+    (``kind`` 'stopped') or closed the connection (``kind`` 'lost')."""
 
 
 class QueryFailure(Exception):
@@ -159,8 +236,109 @@ def _plain(value):
     return value
 
 
+class _Watchdog:
+    """Breaks a connection whose statement outlives its deadline.
+
+    libpq waits for the server's answer in a blocking read that retries on EINTR, so neither a
+    signal nor TCP keepalives (the kernel of a frozen server still ACKs) end it, and a frozen
+    backend never processes a cancel request. Shutting the socket down from another thread makes
+    the read return, and the driver raises an error the session turns into ConnectionLost.
+    """
+
+    def __init__(self, fileno):
+        self.fileno = fileno
+        self.fired = False
+        self._deadline = None
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._watch, name='fleetops-pg-deadline')
+        self._thread.daemon = True
+        self._thread.start()
+
+    def arm(self, seconds):
+        with self._cond:
+            self._deadline = time.monotonic() + seconds
+            self._cond.notify()
+
+    def disarm(self):
+        with self._cond:
+            self._deadline = None
+            self._cond.notify()
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._deadline = None
+            self._cond.notify()
+
+    def _watch(self):
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                # Still armed past the deadline, under the lock: the statement has not returned.
+                self.fired = True
+                self._deadline = None
+                _shutdown_socket(self.fileno)
+
+
+def _shutdown_socket(fileno):
+    try:
+        sock = socket.socket(fileno=os.dup(fileno))
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def _connect_within(conninfo, seconds):
+    """``_driver.connect(**conninfo)`` in a helper thread, given up after ``seconds``.
+
+    libpq's connect_timeout applies to each address it tries (localhost may be two); this bounds
+    the whole. Returns the connection; raises what the driver raised, or ConnectFailure.
+    """
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome['conn'] = _driver.connect(**conninfo)
+        except Exception as exc:  # pylint: disable=broad-except
+            outcome['error'] = exc
+        if outcome.get('abandoned') and outcome.get('conn') is not None:
+            outcome['conn'].close()
+
+    worker = threading.Thread(target=attempt, name='fleetops-pg-connect')
+    worker.daemon = True
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        outcome['abandoned'] = True
+        raise ConnectFailure('timeout', 'timeout expired: no connection within %s s' % _fmt_number(seconds))
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['conn']
+
+
+def _fmt_number(value):
+    return ('%.1f' % value).rstrip('0').rstrip('.')
+
+
 class PgSession:
-    """One connection to PostgreSQL for one module run."""
+    """One connection to PostgreSQL for one module run.
+
+    Every statement runs under a client-side deadline (:meth:`statement_deadline`): a server that
+    stops answering after the connection was made ends the run with ConnectionLost instead of a
+    hang.
+    """
 
     def __init__(self, module, application_name='fleetops.runbook', read_only=True):
         self.module = module
@@ -170,6 +348,8 @@ class PgSession:
         self.conn = None
         self.connect_ms = None
         self.server_version = None
+        self.lost = None
+        self._watchdog = None
         self._savepoint = 0
         self._in_transaction = False
 
@@ -200,6 +380,14 @@ class PgSession:
         )
         return dict((k, v) for k, v in kwargs.items() if v is not None)
 
+    def connect_deadline(self):
+        """Seconds a connection attempt may take, all addresses libpq tries together."""
+        return max(self.params['connect_timeout'], LIBPQ_MIN_CONNECT_TIMEOUT) + DEADLINE_MARGIN
+
+    def statement_deadline(self):
+        """Seconds the client waits for any one statement: statement_timeout plus a margin."""
+        return self.params['statement_timeout'] / 1000.0 + DEADLINE_MARGIN
+
     def scrub(self, text):
         """``text`` with the password masked, whatever a driver put into it."""
         text = str(text)
@@ -212,43 +400,80 @@ class PgSession:
         """Open the connection; raises ConnectFailure. Returns the connect time in ms."""
         started = time.monotonic()
         try:
-            self.conn = _driver.connect(**self.conninfo())
+            self.conn = _connect_within(self.conninfo(), self.connect_deadline())
         except _driver.Error as exc:
             message = self.scrub(' '.join(str(exc).split()))
             raise ConnectFailure(_classify_connect_error(message), message)
+        except (ValueError, TypeError) as exc:
+            # What the driver refuses before talking to the server (validate_connection_params
+            # catches the known cases first).
+            raise ConnectFailure('other', self.scrub(' '.join(str(exc).split())))
         self.connect_ms = (time.monotonic() - started) * 1000.0
         self.conn.autocommit = True
         if DRIVER == 'psycopg2':
             self.server_version = self.conn.server_version
         else:
             self.server_version = self.conn.info.server_version
+        self._watchdog = _Watchdog(self.conn.fileno())
         return self.connect_ms
 
     def close(self):
         if self.conn is None:
             return
         try:
-            if self._in_transaction:
+            if self._in_transaction and self.lost is None:
                 self._execute('ROLLBACK')
         except Exception:  # pylint: disable=broad-except
             pass
         try:
             self.conn.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
         finally:
             self.conn = None
             self._in_transaction = False
+            if self._watchdog is not None:
+                self._watchdog.close()
+                self._watchdog = None
 
     # ---- statements -------------------------------------------------------------------------
+    def _gone(self):
+        if DRIVER == 'psycopg2':
+            return bool(self.conn.closed)
+        return bool(self.conn.closed or getattr(self.conn, 'broken', False))
+
     def _execute(self, sql, args=None):
-        cursor = self.conn.cursor()
+        """Run one statement under the deadline. Raises ConnectionLost when the connection is
+        gone, the driver's error otherwise."""
+        if self.lost is not None:
+            raise self.lost
         try:
-            cursor.execute(sql, args)
-            if cursor.description is None:
-                return []
-            names = [col[0] for col in cursor.description]
-            return [dict(zip(names, [_plain(v) for v in row])) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+            self._watchdog.arm(self.statement_deadline())
+            try:
+                cursor = self.conn.cursor()
+                try:
+                    cursor.execute(sql, args)
+                    if cursor.description is None:
+                        return []
+                    names = [col[0] for col in cursor.description]
+                    return [dict(zip(names, [_plain(v) for v in row])) for row in cursor.fetchall()]
+                finally:
+                    cursor.close()
+            finally:
+                self._watchdog.disarm()
+        except _driver.Error as exc:
+            if self._watchdog.fired:
+                self.lost = ConnectionLost('stopped', 'the server stopped answering: no reply within '
+                                           '%s s (statement_timeout %d ms + %s s)' % (
+                                               _fmt_number(self.statement_deadline()),
+                                               self.params['statement_timeout'],
+                                               _fmt_number(DEADLINE_MARGIN)))
+            elif self._gone():
+                self.lost = ConnectionLost('lost', 'the connection was lost: %s' % self.scrub(_first_line(exc)))
+            if self.lost is not None:
+                self._in_transaction = False
+                raise self.lost
+            raise
 
     def _failure(self, exc):
         sqlstate = getattr(exc, 'pgcode', None) or getattr(exc, 'sqlstate', None)
@@ -256,23 +481,33 @@ class PgSession:
         return QueryFailure(sqlstate, message)
 
     def begin(self, read_only=True):
-        """Start the transaction every check of the run shares."""
-        self._execute('BEGIN READ ONLY' if read_only else 'BEGIN READ WRITE')
+        """Start the transaction every check of the run shares; raises QueryFailure."""
+        try:
+            self._execute('BEGIN READ ONLY' if read_only else 'BEGIN READ WRITE')
+        except _driver.Error as exc:
+            raise self._failure(exc)
         self._in_transaction = True
 
     def commit(self):
         if self._in_transaction:
-            self._execute('COMMIT')
-            self._in_transaction = False
+            try:
+                self._execute('COMMIT')
+            except _driver.Error as exc:
+                raise self._failure(exc)
+            finally:
+                self._in_transaction = False
 
     def query(self, sql, args=None):
-        """Rows as dicts; raises QueryFailure. Inside a transaction, a failure is rolled back to
-        a savepoint so the transaction stays usable for the next check."""
+        """Rows as dicts; raises QueryFailure, or ConnectionLost. Inside a transaction, a failure
+        is rolled back to a savepoint so the transaction stays usable for the next check."""
         savepoint = None
-        if self._in_transaction:
-            self._savepoint += 1
-            savepoint = 'fleetops_%d' % self._savepoint
-            self._execute('SAVEPOINT %s' % savepoint)
+        try:
+            if self._in_transaction:
+                self._savepoint += 1
+                savepoint = 'fleetops_%d' % self._savepoint
+                self._execute('SAVEPOINT %s' % savepoint)
+        except _driver.Error as exc:
+            raise self._failure(exc)
         try:
             rows = self._execute(sql, args)
         except _driver.Error as exc:
@@ -284,7 +519,10 @@ class PgSession:
                     self._in_transaction = False
             raise failure
         if savepoint:
-            self._execute('RELEASE SAVEPOINT %s' % savepoint)
+            try:
+                self._execute('RELEASE SAVEPOINT %s' % savepoint)
+            except _driver.Error as exc:
+                raise self._failure(exc)
         return rows
 
     def one(self, sql, args=None):
@@ -320,6 +558,8 @@ def connection_failure_message(session, failure):
         'unresolvable': 'check login_host',
         'ssl': 'check ssl_mode and ca_cert',
     }
+    if isinstance(failure, ConnectionLost):
+        return '%s: %s' % (session.target(), failure.message)
     message = 'cannot connect to %s: %s' % (session.target(), failure.message)
     if failure.kind in hints:
         message += ' (%s)' % hints[failure.kind]

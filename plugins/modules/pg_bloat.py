@@ -152,7 +152,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the first connection.
+  description: Whether the server accepted the first connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true
@@ -220,13 +220,16 @@ databases:
 
 import math
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
+    BIGINT_MAX,
     ConnectFailure,
+    ConnectionLost,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
+    number_errors,
     postgres_argument_spec,
     validate_connection_params,
     with_range,
@@ -272,7 +275,8 @@ SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER B
 
 STATS_AGE_SQL = """
 SELECT to_char(d.stats_reset AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') AS stats_reset,
-       extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time())) AS stats_age,
+       greatest(extract(epoch FROM clock_timestamp() - coalesce(d.stats_reset, pg_postmaster_start_time())), 0)
+         AS stats_age,
        current_user AS role
 FROM pg_stat_database d WHERE d.datname = current_database()
 """
@@ -427,7 +431,9 @@ def estimate(row, layout, kind):
     expected = min(size, pages * layout.block_size)
     row['expected_bytes'] = expected
     row['wasted_bytes'] = size - expected
-    row['wasted_percent'] = round(100.0 * (size - expected) / size, 2) if size else 0.0
+    # Judged as computed (BloatJudge); shown rounded.
+    row['wasted_ratio'] = 100.0 * (size - expected) / size if size else 0.0
+    row['wasted_percent'] = round(row['wasted_ratio'], 2)
     row['estimated_rows'] = int(row['tuples'])
     return True
 
@@ -441,14 +447,15 @@ class BloatJudge:
 
     def item(self, name, target, row):
         value = row['wasted_percent']
+        measured = row.get('wasted_ratio', value)
         wasted = 'about %s of %s wasted' % (human_bytes(row['wasted_bytes']), human_bytes(row['size_bytes']))
         if row['wasted_bytes'] < self.min_wasted:
             return dict(target=target, value=value, status=OK,
                         message='%s %s is %s%% (%s: below min_wasted %s, not judged)' % (
                             name, target, value, wasted, human_bytes(self.min_wasted)))
-        status = self.thresholds[name].judge(value)
+        status = self.thresholds[name].judge(measured)
         message = '%s %s is %s%% (%s)' % (name, target, value, wasted)
-        return dict(target=target, value=value, status=status,
+        return dict(target=target, value=value, measured=measured, status=status,
                     message=with_range(message, status, self.thresholds[name]))
 
     @staticmethod
@@ -457,7 +464,7 @@ class BloatJudge:
         alerting = [i for i in items if i['status'] != OK]
         if alerting:
             return alerting
-        return [max(items, key=lambda i: i['value'])] if items else []
+        return [max(items, key=lambda i: i.get('measured', i['value']))] if items else []
 
 
 class DatabaseScan:
@@ -506,13 +513,14 @@ class PgBloat:
         self.judge = None
         self.results = []
         self.missing = []
+        self.stats_age = {}
 
     # ---- input ------------------------------------------------------------------------------
     def validate(self):
         errors = validate_connection_params(self.params)
-        for name, low in (('min_size', 0), ('min_wasted', 0), ('limit', 1), ('min_stats_age', 0)):
-            if self.params[name] < low:
-                errors.append('%s: must be at least %d, got %d' % (name, low, self.params[name]))
+        errors.extend(number_errors(self.params, dict(
+            (name, (low, BIGINT_MAX, '')) for name, low in (
+                ('min_size', 0), ('min_wasted', 0), ('limit', 1), ('min_stats_age', 0)))))
         databases = self.params['databases']
         for database in databases:
             if not database or not database.strip():
@@ -541,7 +549,13 @@ class PgBloat:
         first = DatabaseScan(self.module, first_db)
         try:
             first.open()
+        except QueryFailure as failure:
+            first.close()
+            self.failed_database(first_db, failure.reason)
+            finish(self.module, self.report, is_available=True, databases=self.results)
+            return
         except ConnectFailure as failure:
+            first.close()
             if failure.kind == 'no_database':
                 param = 'databases' if wanted and wanted != ['all'] and first_db in wanted \
                     else 'login_db'
@@ -551,19 +565,26 @@ class PgBloat:
             finish(self.module, self.report, is_available=False)
             return
         try:
-            if wanted == ['all']:
-                wanted = first.databases()
-            elif not wanted:
-                wanted = [first_db]
-            if first_db in wanted:
-                self.examine(first)
-        except QueryFailure as failure:
-            self.failed_database(first_db, failure.reason)
-        finally:
-            first.close()
-        for database in wanted:
-            if database != first_db:
-                self.examine_database(database)
+            try:
+                if wanted == ['all']:
+                    wanted = first.databases()
+                elif not wanted:
+                    wanted = [first_db]
+                if first_db in wanted:
+                    self.examine(first)
+            except QueryFailure as failure:
+                self.failed_database(first_db, failure.reason)
+            finally:
+                first.close()
+            for database in wanted:
+                if database != first_db:
+                    self.examine_database(database)
+        except ConnectionLost as failure:
+            # A server that stopped answering is not asked again, database after database.
+            self.report.add('connection', None, status=CRITICAL,
+                            message=connection_failure_message(first.session, failure))
+            finish(self.module, self.report, is_available=False, databases=self.results)
+            return
         result = self.report.result()
         result.update(is_available=True, databases=self.results, changed=False)
         if self.missing:
@@ -575,7 +596,14 @@ class PgBloat:
         scan = DatabaseScan(self.module, database)
         try:
             scan.open()
+        except QueryFailure as failure:
+            scan.close()
+            return self.failed_database(database, failure.reason)
+        except ConnectionLost:
+            scan.close()
+            raise
         except ConnectFailure as failure:
+            scan.close()
             if failure.kind == 'no_database':
                 self.missing.append('database "%s" does not exist' % database)
                 self.results.append(dict(database=database, error='does not exist'))
@@ -604,9 +632,10 @@ class PgBloat:
     def examine(self, scan):
         layout = PageLayout(scan.block_size)
         stats = scan.stats_age()
+        stats_age = float(stats.get('stats_age') or 0)
         entry = dict(database=scan.database, error=None, stats_reset=stats.get('stats_reset'),
-                     stats_age_seconds=round(float(stats.get('stats_age') or 0), 1),
-                     not_estimated=[])
+                     stats_age_seconds=round(stats_age, 1), not_estimated=[])
+        self.stats_age[scan.database] = stats_age
         self.results.append(entry)
         role = stats.get('role')
         for kind, name, fetch in (('table', 'table_bloat', scan.tables),
@@ -691,7 +720,7 @@ class PgBloat:
         entry['unused_indexes'] = rows[:self.params['limit']]
         entry['unused_index_count'] = count
         entry['unused_index_bytes'] = total
-        young = entry['stats_age_seconds'] < self.params['min_stats_age']
+        young = self.stats_age.get(database, entry['stats_age_seconds']) < self.params['min_stats_age']
         names = ', '.join('%s.%s' % (r['schema'], r['index']) for r in rows[:5])
         if count > 5:
             names += ', ...'
@@ -725,7 +754,7 @@ def main():
         limit=dict(type='int', default=20),
         min_stats_age=dict(type='int', default=604800),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgBloat(module).run()
 

@@ -17,7 +17,11 @@ description:
     read-only transaction.
   - An unreachable server (refused, wrong password, no answer within O(connect_timeout)) is data,
     not a crash. RV(is_available) is V(false) and the status V(CRITICAL); whether the task fails is
-    O(fail_on)'s choice.
+    O(fail_on)'s choice. So is a server that stops answering in the middle of the run (see
+    O(statement_timeout)); the checks measured before are kept.
+  - When the server's version and the role's rights cannot be read at the start (for example the
+    statement is cancelled by O(statement_timeout)), no check runs and the run reports one
+    V(UNKNOWN) check, C(server), with the reason.
   - Made for a least-privilege monitoring role, a member of C(pg_monitor) that is not a superuser.
     Such a role sees every session, lock, replication and statistics view. It cannot read the
     current value of sequences it has no C(SELECT) or C(USAGE) privilege on. Grant it
@@ -44,18 +48,23 @@ options:
         running query (client backends, this module's own connection left out).
       - V(locks) reports C(lock_waits), the sessions waiting for a lock, and C(lock_wait_time), the
         longest wait in seconds; C(details.locks) names the blocking pids.
+      - Every age is measured against the clock of the statement that reads it, not the start of
+        the run's transaction, and is never negative.
       - V(wraparound) reports C(wraparound) per database, the age of C(datfrozenxid) in percent
         of C(autovacuum_freeze_max_age).
       - V(replication) reports, on a primary, C(replicas) and per replica C(replication_lag_bytes)
         and C(replication_lag_seconds). On a standby it reports C(replication_lag_bytes) (WAL
         received but not replayed), C(replication_lag_seconds) (since the last replayed
         transaction, 0 when all received WAL is replayed) and C(wal_receiver) (1 when streaming).
+        On a primary, a replica that reported no recent replay (caught up and idle, or not
+        answering) has no lag in seconds to judge; its message says so, with its last reply.
       - V(replication_slots) reports C(replication_slots_inactive) and per slot
         C(replication_slot_retained), the WAL bytes the slot holds back.
       - V(archiver) reports C(archive_failing) (1 when the last archiving attempt failed) and
         C(archive_ready), the WAL files waiting to be archived.
       - V(cache_hit) reports C(cache_hit_ratio) per database, in percent; databases with fewer
-        than 10000 block reads since the statistics were reset are shown but not judged.
+        than 10000 block reads since the statistics were reset are not judged. When no database
+        has that many, the check says so, with the lowest ratio.
       - V(database_size) reports C(database_size) per database, in bytes.
       - V(dead_tuples) reports C(dead_tuples), dead in percent of all tuples, for the largest
         tables (see O(table_limit), O(table_min_size)).
@@ -109,6 +118,8 @@ options:
     description:
       - Tables smaller than this many bytes (planner estimate) are left out of V(dead_tuples),
         V(vacuum) and V(analyze). Autovacuum rarely needs to visit small tables.
+      - When every table is smaller, these checks say so (and how many tables they left out)
+        instead of reporting a bare OK.
     type: int
     default: 10485760
 notes:
@@ -162,7 +173,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the connection.
+  description: Whether the server accepted the connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true
@@ -184,14 +195,16 @@ details:
            "blocked_by": [4100], "query": "UPDATE orders SET ..."}]}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
+    BIGINT_MAX,
     ConnectFailure,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
     mask_secrets,
+    number_errors,
     postgres_argument_spec,
     validate_connection_params,
     with_range,
@@ -199,6 +212,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
     OK,
+    UNKNOWN,
     CheckReport,
     finish,
     human_bytes,
@@ -260,13 +274,9 @@ SELECT n.nspname AS schema, c.relname AS name,
        c.reltuples::bigint AS estimated_rows,
        pg_stat_get_live_tuples(c.oid) AS live_tuples,
        pg_stat_get_dead_tuples(c.oid) AS dead_tuples,
-       extract(epoch FROM now() - greatest(pg_stat_get_last_vacuum_time(c.oid),
-                                           pg_stat_get_last_autovacuum_time(c.oid))) AS vacuum_age,
-       extract(epoch FROM now() - greatest(pg_stat_get_last_analyze_time(c.oid),
-                                           pg_stat_get_last_autoanalyze_time(c.oid))) AS analyze_age,
-       extract(epoch FROM now() - coalesce(
-           (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
-           pg_postmaster_start_time())) AS baseline_age
+       {vacuum_age} AS vacuum_age,
+       {analyze_age} AS analyze_age,
+       {baseline_age} AS baseline_age
 FROM (SELECT oid FROM pg_class
       WHERE relkind IN ('r', 'm') AND relpersistence = 'p'
         AND relnamespace NOT IN (SELECT oid FROM pg_namespace
@@ -281,8 +291,54 @@ ORDER BY c.relpages DESC
 """
 
 
+def age_sql(since):
+    """Seconds from ``since`` (an SQL timestamptz expression) to the moment the statement reads it.
+
+    clock_timestamp(), not now(): now() is the start of the run's transaction, earlier than
+    activity that began after it, which would come out negative. Clamped at 0 against clock
+    steps and timestamps from another host (a primary's commit time seen on a standby).
+    NULL stays NULL.
+    """
+    # One reading of the clock per statement (an uncorrelated subquery runs once), so the rows
+    # of one statement are measured against the same instant. Not greatest() alone: it skips
+    # NULLs, and a table never vacuumed would come out as 0.
+    return ('CASE WHEN (%s) IS NULL THEN NULL'
+            ' ELSE greatest(extract(epoch FROM (SELECT clock_timestamp()) - (%s)), 0) END' % (since, since))
+
+
+TABLES_SQL = TABLES_SQL.format(
+    vacuum_age=age_sql('greatest(pg_stat_get_last_vacuum_time(c.oid), pg_stat_get_last_autovacuum_time(c.oid))'),
+    analyze_age=age_sql('greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))'),
+    baseline_age=age_sql("coalesce((SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),"
+                         " pg_postmaster_start_time())"))
+
+# User tables of the database below table_min_size: said when they are all the checks had.
+SMALL_TABLES_SQL = """
+SELECT count(*) AS small FROM pg_class
+WHERE relkind IN ('r', 'm') AND relpersistence = 'p'
+  AND relnamespace NOT IN (SELECT oid FROM pg_namespace
+                           WHERE nspname IN ('pg_catalog', 'information_schema')
+                              OR nspname LIKE 'pg_toast%%')
+  AND relpages::bigint * current_setting('block_size')::bigint < %(min_size)s
+"""
+
+# Digits a value keeps for display, by unit. Values are judged before they are rounded.
+DISPLAY_DIGITS = {'seconds': 3, 'percent': 2, 'milliseconds': 1}
+
+
 def _round(value, digits=3):
     return None if value is None else round(float(value), digits)
+
+
+def _shown(value, unit):
+    """``value`` rounded for display as its unit is shown (see DISPLAY_DIGITS)."""
+    if isinstance(value, float) and unit in DISPLAY_DIGITS:
+        return round(value, DISPLAY_DIGITS[unit])
+    return value
+
+
+def _pct(value):
+    return '%s%%' % _shown(float(value), 'percent')
 
 
 class PgHealth:
@@ -297,15 +353,14 @@ class PgHealth:
         self.session = PgSession(module, application_name='fleetops.runbook.pg_health')
         self.thresholds = None
         self.sees_all_sessions = False
+        self.uptime = None
         self._table_rows = None
 
     # ---- input ------------------------------------------------------------------------------
     def validate(self):
         errors = validate_connection_params(self.params)
-        if self.params['table_limit'] < 1:
-            errors.append('table_limit: must be at least 1, got %d' % self.params['table_limit'])
-        if self.params['table_min_size'] < 0:
-            errors.append('table_min_size: must not be negative, got %d' % self.params['table_min_size'])
+        errors.extend(number_errors(self.params, {'table_limit': (1, BIGINT_MAX, ''),
+                                                  'table_min_size': (0, BIGINT_MAX, 'bytes')}))
         if errors:
             self.module.fail_json(msg='; '.join(errors))
         try:
@@ -316,7 +371,10 @@ class PgHealth:
 
     # ---- helpers ----------------------------------------------------------------------------
     def add(self, name, value, unit='', target=None, message=None, status=None, labels=None):
-        return self.report.add(name, value, unit=unit, thresholds=self.thresholds[name],
+        """Record ``value`` judged as measured; the report shows it rounded for its unit."""
+        if status is None:
+            status = self.thresholds[name].judge(value) if isinstance(value, (int, float)) else UNKNOWN
+        return self.report.add(name, _shown(value, unit), unit=unit, thresholds=self.thresholds[name],
                                target=target, message=message, status=status, labels=labels)
 
     def add_targets(self, name, items, unit, worse='higher'):
@@ -359,31 +417,60 @@ class PgHealth:
                             message=message)
             finish(self.module, self.report, is_available=False)
             return
+        lost = None
+        try:
+            if 'connection' in selected:
+                self.add('connection_time', connect_ms, unit='milliseconds')
+            if self.start():
+                for check in CHECKS[1:]:
+                    if check in selected:
+                        self.run_check(check)
+        except ConnectFailure as failure:
+            lost = failure
+        finally:
+            self.session.close()
+        if lost is not None:
+            self.report.checks = [c for c in self.report.checks if c['name'] != 'connection_time']
+            self.report.add('connection_time', None, unit='milliseconds', status=CRITICAL,
+                            message=connection_failure_message(self.session, lost))
+            finish(self.module, self.report, is_available=False, server=self.server,
+                   details=self.details)
+            return
+        finish(self.module, self.report, is_available=True, server=self.server,
+               details=self.details)
+
+    def start(self):
+        """The transaction and the server's description every check needs; False (with the
+        reason reported) when they cannot be had."""
         try:
             self.session.begin(read_only=True)
             self.describe_server()
-            if 'connection' in selected:
-                self.add('connection_time', _round(connect_ms, 1), unit='milliseconds')
-            for check in CHECKS[1:]:
-                if check in selected:
-                    getattr(self, 'check_' + check)()
-        finally:
-            self.session.close()
-        finish(self.module, self.report, is_available=True, server=self.server,
-               details=self.details)
+        except QueryFailure as failure:
+            self.report.unknown('server', 'server: cannot read the server\'s version and role, so '
+                                'no check ran: %s' % failure.reason)
+            return False
+        return True
+
+    def run_check(self, check):
+        """One check; a statement it did not expect to fail makes it UNKNOWN, not the run."""
+        try:
+            getattr(self, 'check_' + check)()
+        except QueryFailure as failure:
+            self.report.unknown(check, '%s: %s' % (check, failure.reason))
 
     def describe_server(self):
         row = self.session.one(
             "SELECT current_setting('server_version') AS version,"
             " current_setting('server_version_num')::int AS version_num,"
             " pg_is_in_recovery() AS in_recovery,"
-            " extract(epoch FROM now() - pg_postmaster_start_time()) AS uptime_seconds,"
+            " " + age_sql('pg_postmaster_start_time()') + " AS uptime_seconds,"
             " current_user AS user, current_database() AS database,"
             " current_setting('is_superuser') = 'on' AS superuser,"
             " pg_has_role('pg_monitor', 'USAGE') AS pg_monitor,"
             " pg_has_role('pg_read_all_stats', 'USAGE') AS read_all_stats")
-        row['uptime_seconds'] = _round(row['uptime_seconds'])
         self.sees_all_sessions = row.pop('read_all_stats') or row['superuser']
+        self.uptime = row['uptime_seconds']
+        row['uptime_seconds'] = _round(self.uptime)
         self.server = row
 
     def _needs_all_sessions(self, names):
@@ -401,7 +488,7 @@ class PgHealth:
         self.add('version', version_num // 10000, message='PostgreSQL %s' % self.server['version'])
 
     def check_uptime(self):
-        self.add('uptime', self.server['uptime_seconds'], unit='seconds')
+        self.add('uptime', self.uptime, unit='seconds')
 
     def check_in_recovery(self):
         recovering = self.server['in_recovery']
@@ -427,10 +514,10 @@ class PgHealth:
         percent = 100.0 * total / max_conn
         self.details['backends'] = dict(total=total, max_connections=max_conn,
                                         by_state=dict((r['state'], r['count']) for r in rows))
-        self.add('backends', round(percent, 2), unit='percent',
+        status = self.thresholds['backends'].judge(percent)
+        self.add('backends', percent, unit='percent', status=status,
                  message=with_range('backends is %.2f%% (%d of max_connections %d)' % (
-                     percent, total, max_conn), self.thresholds['backends'].judge(percent),
-                     self.thresholds['backends']))
+                     percent, total, max_conn), status, self.thresholds['backends']))
         for row in sorted(rows, key=lambda r: r['state']):
             self.add('backends_state', row['count'], unit='count', target=row['state'])
 
@@ -440,12 +527,13 @@ class PgHealth:
         try:
             rows = self.session.query(
                 "SELECT pid, usename AS user, datname AS database, state,"
-                " extract(epoch FROM now() - %s) AS age, left(query, 200) AS query"
+                " %s AS age, left(query, 200) AS query"
                 " FROM pg_stat_activity"
                 " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND %s"
-                " ORDER BY %s LIMIT 5" % (since, where, since))
+                " ORDER BY %s LIMIT 5" % (age_sql(since), where, since))
         except QueryFailure as failure:
             return self.unknown([name], failure)
+        value = rows[0]['age'] if rows else None
         for row in rows:
             row['age'] = _round(row['age'])
             row['query'] = mask_secrets(row['query'])
@@ -454,7 +542,6 @@ class PgHealth:
             self.add(name, 0, unit='seconds', message='%s: none' % name)
             return
         top = rows[0]
-        value = top['age']
         status = self.thresholds[name].judge(value)
         message = '%s is %ss (pid %s, user %s, database %s)' % (
             name, _fmt_seconds(value), top['pid'], top['user'], top['database'])
@@ -476,21 +563,24 @@ class PgHealth:
         names = ['lock_waits', 'lock_wait_time']
         if not self._needs_all_sessions(names):
             return
-        since = 'l.waitstart' if self.session.server_version >= 140000 else 'NULL::timestamptz'
+        if self.session.server_version >= 140000:
+            since, waitstart = 'l.waitstart', 'waitstart'
+        else:
+            since = waitstart = 'NULL::timestamptz'
+        sql = ("SELECT a.pid, a.usename AS user, a.datname AS database,"
+               " pg_blocking_pids(a.pid) AS blocked_by,"
+               " " + age_sql('coalesce(%s, a.query_start)' % since) + " AS wait_seconds,"
+               " left(a.query, 200) AS query"
+               " FROM pg_stat_activity a"
+               " JOIN LATERAL (SELECT min(%s) AS waitstart FROM pg_locks"
+               "               WHERE pid = a.pid AND NOT granted) l ON true"
+               " WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()"
+               " ORDER BY wait_seconds DESC") % waitstart
         try:
-            rows = self.session.query(
-                "SELECT a.pid, a.usename AS user, a.datname AS database,"
-                " pg_blocking_pids(a.pid) AS blocked_by,"
-                " extract(epoch FROM now() - coalesce(%s, a.query_start)) AS wait_seconds,"
-                " left(a.query, 200) AS query"
-                " FROM pg_stat_activity a"
-                " JOIN LATERAL (SELECT min(%s) AS waitstart FROM pg_locks"
-                "               WHERE pid = a.pid AND NOT granted) l ON true"
-                " WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()"
-                " ORDER BY wait_seconds DESC" % (since, 'waitstart' if since == 'l.waitstart'
-                                                 else 'NULL::timestamptz'))
+            rows = self.session.query(sql)
         except QueryFailure as failure:
             return self.unknown(names, failure)
+        value = rows[0]['wait_seconds'] if rows else None
         for row in rows:
             row['wait_seconds'] = _round(row['wait_seconds'])
             row['blocked_by'] = list(row['blocked_by'] or [])
@@ -499,7 +589,6 @@ class PgHealth:
         self.add('lock_waits', len(rows), unit='count')
         if rows:
             top = rows[0]
-            value = top['wait_seconds']
             status = self.thresholds['lock_wait_time'].judge(value)
             message = 'lock_wait_time is %ss (pid %s blocked by %s)' % (
                 _fmt_seconds(value), top['pid'], ', '.join(str(p) for p in top['blocked_by']) or '?')
@@ -519,8 +608,9 @@ class PgHealth:
             return self.unknown(['wraparound'], failure)
         items = []
         for row in rows:
-            row['percent'] = round(100.0 * row['xid_age'] / row['freeze_max_age'], 2)
-            items.append(dict(target=row['database'], value=row['percent']))
+            percent = 100.0 * row['xid_age'] / row['freeze_max_age']
+            row['percent'] = _shown(percent, 'percent')
+            items.append(dict(target=row['database'], value=percent))
         self.details['wraparound'] = rows
         self.add_targets('wraparound', items, 'percent')
 
@@ -532,7 +622,7 @@ class PgHealth:
                     "  AS lag_bytes,"
                     " CASE WHEN pg_last_wal_receive_lsn() IS NULL"
                     "        OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-                    "   ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
+                    "   ELSE " + age_sql('pg_last_xact_replay_timestamp()') + " END"
                     "  AS lag_seconds,"
                     " (SELECT status FROM pg_stat_wal_receiver) AS receiver,"
                     " (SELECT sender_host FROM pg_stat_wal_receiver) AS primary_host")
@@ -543,28 +633,42 @@ class PgHealth:
                                         'waiting to be replayed but no transaction was replayed '
                                         'since the standby started', unit='seconds')
                 else:
-                    self.add('replication_lag_seconds', _round(row['lag_seconds']), unit='seconds')
+                    self.add('replication_lag_seconds', row['lag_seconds'], unit='seconds')
+                    row['lag_seconds'] = _round(row['lag_seconds'])
                 streaming = 1 if row['receiver'] == 'streaming' else 0
                 self.add('wal_receiver', streaming, message='wal_receiver: %s' % (
                     row['receiver'] or 'not running'))
                 return
+            reply = 'reply_time' if self.session.server_version >= 120000 else 'NULL::timestamptz'
             rows = self.session.query(
                 "SELECT coalesce(nullif(application_name, ''), client_addr::text, pid::text)"
                 "  AS replica, client_addr::text AS client_addr, state, sync_state,"
                 " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag_bytes,"
-                " extract(epoch FROM replay_lag) AS lag_seconds"
+                " extract(epoch FROM replay_lag) AS lag_seconds,"
+                " " + age_sql(reply) + " AS last_reply_seconds"
                 " FROM pg_stat_replication ORDER BY 1")
         except QueryFailure as failure:
             return self.unknown(['replication_lag_bytes'], failure)
+        lag_items = []
         for row in rows:
-            row['lag_seconds'] = _round(row['lag_seconds'] or 0)
+            lag = row['lag_seconds']
+            item = dict(target=row['replica'], value=lag or 0)
+            if lag is None:
+                # No replay reported lately (caught up and idle, or silent): nothing to judge.
+                silent = row['last_reply_seconds']
+                item['status'] = OK
+                item['message'] = ('replication_lag_seconds %s: not judged, the standby reported no '
+                                   'recent replay%s' % (row['replica'], '' if silent is None else
+                                                        ' (last reply %ss ago)' % _fmt_seconds(silent)))
+            row['lag_seconds'] = _round(lag or 0)
+            row['last_reply_seconds'] = _round(row['last_reply_seconds'])
             row['lag_bytes'] = row['lag_bytes'] or 0
+            lag_items.append(item)
         self.details['replication'] = rows
         self.add('replicas', len(rows), unit='count')
         self.add_targets('replication_lag_bytes', [
             dict(target=r['replica'], value=r['lag_bytes']) for r in rows], 'bytes')
-        self.add_targets('replication_lag_seconds', [
-            dict(target=r['replica'], value=r['lag_seconds']) for r in rows], 'seconds')
+        self.add_targets('replication_lag_seconds', lag_items, 'seconds')
 
     def check_replication_slots(self):
         try:
@@ -623,19 +727,29 @@ class PgHealth:
                 " ORDER BY 1")
         except QueryFailure as failure:
             return self.unknown(['cache_hit_ratio'], failure)
-        items = []
+        judged, quiet = [], []
         for row in rows:
             total = row['blks_hit'] + row['blks_read']
-            ratio = round(100.0 * row['blks_hit'] / total, 2) if total else 100.0
-            row['ratio'] = ratio
-            item = dict(target=row['database'], value=ratio)
+            ratio = 100.0 * row['blks_hit'] / total if total else 100.0
+            row['ratio'] = _shown(ratio, 'percent')
+            row['reads'] = total
             if total < CACHE_HIT_MIN_READS:
-                item['status'] = OK
-                item['message'] = 'cache_hit_ratio %s is %s%% (%d block reads: too few to judge)' % (
-                    row['database'], ratio, total)
-            items.append(item)
+                quiet.append(dict(target=row['database'], value=ratio, reads=total))
+            else:
+                judged.append(dict(target=row['database'], value=ratio))
         self.details['cache_hit'] = rows
-        self.add_targets('cache_hit_ratio', items, 'percent', worse='lower')
+        if judged:
+            self.add_targets('cache_hit_ratio', judged, 'percent', worse='lower')
+            return
+        if not quiet:
+            return
+        # Nothing to judge: say so, with the lowest figure for the record.
+        low = min(quiet, key=lambda item: item['value'])
+        self.add('cache_hit_ratio', low['value'], unit='percent', target=low['target'], status=OK,
+                 message='cache_hit_ratio: not judged, none of %d database(s) has %d block reads '
+                         'since the statistics reset (lowest: %s %s of %d reads)' % (
+                             len(quiet), CACHE_HIT_MIN_READS, low['target'], _pct(low['value']),
+                             low['reads']))
 
     def check_database_size(self):
         try:
@@ -667,31 +781,42 @@ class PgHealth:
                 return failure
             for row in rows:
                 row['target'] = '%s.%s' % (row['schema'], row['name'])
-                for key in ('vacuum_age', 'analyze_age', 'baseline_age'):
-                    row[key] = _round(row[key])
             self._table_rows = rows
-            self.details['tables'] = rows
+            self.details['tables'] = [dict(row, **dict((key, _round(row[key])) for key in (
+                'vacuum_age', 'analyze_age', 'baseline_age'))) for row in rows]
         return self._table_rows
+
+    def _no_tables(self, name, unit):
+        """The one check of a table check that had no table to look at, saying why."""
+        try:
+            small = self.session.one(SMALL_TABLES_SQL, dict(min_size=self.params['table_min_size']))['small']
+        except QueryFailure:
+            small = None
+        if small:
+            why = 'not judged, all %d table(s) of %s are smaller than table_min_size %s' % (
+                small, self.server['database'], human_bytes(self.params['table_min_size']))
+        else:
+            why = 'no table of at least %s in %s' % (human_bytes(self.params['table_min_size']),
+                                                     self.server['database'])
+        self.add(name, 0, unit=unit, status=OK, message='%s: %s' % (name, why))
 
     def check_dead_tuples(self):
         tables = self._tables()
         if isinstance(tables, QueryFailure):
             return self.unknown(['dead_tuples'], tables)
         items = []
-        for row in tables:
+        for row, shown in zip(tables, self.details['tables']):
             total = (row['live_tuples'] or 0) + (row['dead_tuples'] or 0)
-            percent = round(100.0 * row['dead_tuples'] / total, 2) if total else 0.0
-            row['dead_percent'] = percent
+            percent = 100.0 * (row['dead_tuples'] or 0) / total if total else 0.0
+            shown['dead_percent'] = _shown(percent, 'percent')
             reclaimable = int(row['size_bytes'] * percent / 100.0)
             status = self.thresholds['dead_tuples'].judge(percent)
-            message = 'dead_tuples %s is %s%% (%d dead tuples, about %s)' % (
-                row['target'], percent, row['dead_tuples'] or 0, human_bytes(reclaimable))
+            message = 'dead_tuples %s is %s (%d dead tuples, about %s)' % (
+                row['target'], _pct(percent), row['dead_tuples'] or 0, human_bytes(reclaimable))
             items.append(dict(target=row['target'], value=percent, status=status,
                               message=with_range(message, status, self.thresholds['dead_tuples'])))
         if not tables:
-            self.add('dead_tuples', 0, unit='percent',
-                     message='dead_tuples: no table of at least %s in %s' % (
-                         human_bytes(self.params['table_min_size']), self.server['database']))
+            self._no_tables('dead_tuples', 'percent')
             return
         self.add_targets('dead_tuples', items, 'percent')
 
@@ -700,8 +825,7 @@ class PgHealth:
         if isinstance(tables, QueryFailure):
             return self.unknown([name], tables)
         if not tables:
-            self.add(name, 0, unit='seconds', message='%s: no table of at least %s in %s' % (
-                name, human_bytes(self.params['table_min_size']), self.server['database']))
+            self._no_tables(name, 'seconds')
             return
         items = []
         for row in tables:
@@ -730,9 +854,9 @@ class PgHealth:
                 " min_value, max_value, increment_by,"
                 " has_sequence_privilege(quote_ident(schemaname) || '.' || quote_ident(sequencename),"
                 "                        'SELECT,USAGE') AS readable,"
-                " round(100.0 * CASE WHEN last_value IS NULL THEN 0"
+                " (100.0 * CASE WHEN last_value IS NULL THEN 0"
                 "   WHEN increment_by > 0 THEN (last_value::numeric - min_value) / (max_value::numeric - min_value)"
-                "   ELSE (max_value::numeric - last_value) / (max_value::numeric - min_value) END, 2)"
+                "   ELSE (max_value::numeric - last_value) / (max_value::numeric - min_value) END)::float8"
                 "  AS percent"
                 " FROM pg_sequences WHERE NOT cycle ORDER BY percent DESC NULLS LAST")
         except QueryFailure as failure:
@@ -740,7 +864,7 @@ class PgHealth:
         readable = [r for r in rows if r['readable']]
         unreadable = [r for r in rows if not r['readable']]
         self.details['sequences'] = [dict(sequence='%s.%s' % (r['schema'], r['name']),
-                                          percent=r['percent'] if r['readable'] else None,
+                                          percent=_shown(r['percent'], 'percent') if r['readable'] else None,
                                           last_value=r['last_value'], max_value=r['max_value'])
                                      for r in rows[:20]]
         if unreadable:
@@ -763,10 +887,11 @@ class PgHealth:
         try:
             rows = self.session.query(
                 "SELECT gid, owner AS user, database,"
-                " extract(epoch FROM now() - prepared) AS age"
+                " " + age_sql('prepared') + " AS age"
                 " FROM pg_prepared_xacts ORDER BY prepared")
         except QueryFailure as failure:
             return self.unknown(['prepared_transaction_age'], failure)
+        age = rows[0]['age'] if rows else None
         for row in rows:
             row['age'] = _round(row['age'])
         self.details['prepared_transactions'] = rows
@@ -776,10 +901,10 @@ class PgHealth:
             return
         top = rows[0]
         name = 'prepared_transaction_age'
-        status = self.thresholds[name].judge(top['age'])
+        status = self.thresholds[name].judge(age)
         message = '%s is %ss (gid %s, %d prepared)' % (
-            name, _fmt_seconds(top['age']), top['gid'], len(rows))
-        self.add(name, top['age'], unit='seconds', status=status,
+            name, _fmt_seconds(age), top['gid'], len(rows))
+        self.add(name, age, unit='seconds', status=status,
                  message=with_range(message, status, self.thresholds[name]))
 
     def check_checkpoints(self):
@@ -794,12 +919,12 @@ class PgHealth:
         except QueryFailure as failure:
             return self.unknown(['checkpoints_requested'], failure)
         total = row['timed'] + row['requested']
-        percent = round(100.0 * row['requested'] / total, 2) if total else 0.0
+        percent = 100.0 * row['requested'] / total if total else 0.0
         self.details['checkpoints'] = row
         if total < CHECKPOINTS_MIN:
             self.add('checkpoints_requested', percent, unit='percent', status=OK,
-                     message='checkpoints_requested is %s%% of %d checkpoints (too few to judge)' % (
-                         percent, total))
+                     message='checkpoints_requested is %s of %d checkpoints (too few to judge)' % (
+                         _pct(percent), total))
         else:
             self.add('checkpoints_requested', percent, unit='percent')
 
@@ -829,7 +954,7 @@ def main():
         table_limit=dict(type='int', default=20),
         table_min_size=dict(type='int', default=10485760),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgHealth(module).run()
 

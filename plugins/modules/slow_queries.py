@@ -118,7 +118,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 is_available:
-  description: Whether the server accepted the connection.
+  description: Whether the server accepted the connection and answered every statement within its deadline (see O(statement_timeout)).
   returned: always
   type: bool
   sample: true
@@ -147,16 +147,19 @@ reset:
   sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
+    BIGINT_MAX,
+    INT_MAX,
     OBJECT_NOT_IN_PREREQUISITE_STATE,
     UNDEFINED_TABLE,
     ConnectFailure,
     PgSession,
+    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
     mask_secrets,
+    number_errors,
     postgres_argument_spec,
     validate_connection_params,
     with_range,
@@ -188,12 +191,13 @@ class SlowQueries:
 
     def validate(self):
         errors = validate_connection_params(self.params)
-        for name in ('limit', 'query_length'):
-            if self.params[name] < 1:
-                errors.append('%s: must be at least 1, got %d' % (name, self.params[name]))
-        for name in ('min_mean_ms', 'running_seconds'):
-            if self.params[name] < 0:
-                errors.append('%s: must not be negative, got %s' % (name, self.params[name]))
+        errors.extend(number_errors(self.params, {
+            'limit': (1, BIGINT_MAX, ''),
+            'query_length': (1, INT_MAX, 'characters'),
+            'min_mean_ms': (0, 1e15, 'ms'),
+            # make_interval() takes up to about 292,000 years: a billion seconds is plenty.
+            'running_seconds': (0, 1e9, 's'),
+        }))
         if errors:
             self.module.fail_json(msg='; '.join(errors))
         try:
@@ -214,16 +218,25 @@ class SlowQueries:
             finish(self.module, self.report, is_available=False)
             return
         changed = False
+        lost = None
         try:
             self.session.begin(read_only=True)
             readable = self.statements()
             self.running()
             if self.params['reset'] and readable:
                 changed = self.reset()
+        except QueryFailure as failure:
+            self.report.unknown('connection', 'connection: cannot start the read-only transaction: %s'
+                                % failure.reason)
+        except ConnectFailure as failure:
+            lost = failure
         finally:
             self.session.close()
         self.result.setdefault('reset', False)
-        finish(self.module, self.report, changed=changed, is_available=True, **self.result)
+        if lost is not None:
+            self.report.add('connection', None, status=CRITICAL,
+                            message=connection_failure_message(self.session, lost))
+        finish(self.module, self.report, changed=changed, is_available=lost is None, **self.result)
 
     def statements(self):
         self.result['statements'] = []
@@ -258,14 +271,14 @@ class SlowQueries:
                 dict(length=self.params['query_length'], min_mean=self.params['min_mean_ms'],
                      floor=self.params['min_mean_ms'] if self.params['only_slow'] else 0,
                      limit=self.params['limit']))
+            slow_count = rows[0]['slow_count'] if rows else 0
+            if not rows and self.params['only_slow']:
+                slow_count = self.session.one(
+                    "SELECT count(*) AS n FROM {schema}.pg_stat_statements WHERE {mean} >= %(m)s".format(
+                        schema=_quote_ident(schema), mean=mean), dict(m=self.params['min_mean_ms']))['n']
         except QueryFailure as failure:
             self.report.unknown('pg_stat_statements', self._hint(failure))
             return False
-        slow_count = rows[0]['slow_count'] if rows else 0
-        if not rows and self.params['only_slow']:
-            slow_count = self.session.one(
-                "SELECT count(*) AS n FROM {schema}.pg_stat_statements WHERE {mean} >= %(m)s".format(
-                    schema=_quote_ident(schema), mean=mean), dict(m=self.params['min_mean_ms']))['n']
         for row in rows:
             row.pop('slow_count', None)
             row['query'] = mask_secrets(row['query'])
@@ -298,12 +311,13 @@ class SlowQueries:
         try:
             rows = self.session.query(
                 "SELECT pid, usename AS user, datname AS database, state,"
-                " round(extract(epoch FROM now() - query_start)::numeric, 3) AS seconds,"
+                " round(greatest(extract(epoch FROM clock_timestamp() - query_start), 0)::numeric, 3)"
+                "  AS seconds,"
                 " wait_event_type, wait_event, left(query, %(length)s) AS query"
                 " FROM pg_stat_activity"
                 " WHERE state <> 'idle' AND backend_type = 'client backend'"
                 "   AND pid <> pg_backend_pid()"
-                "   AND now() - query_start > make_interval(secs => %(seconds)s)"
+                "   AND clock_timestamp() - query_start > make_interval(secs => %(seconds)s)"
                 " ORDER BY query_start", dict(length=self.params['query_length'],
                                               seconds=self.params['running_seconds']))
         except QueryFailure as failure:
@@ -359,7 +373,7 @@ def main():
         reset=dict(type='bool', default=False),
         thresholds=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     SlowQueries(module).run()
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from .pg_helpers import check, checks_named, create_database, wait_until
+from .pg_helpers import (FROZEN_TIMEOUTS, SERVER_WAIT, assert_stopped_answering, check, checks_named,
+                         create_database, run_frozen, server_seconds, wait_until)
 
 MODULE = 'fleetops.runbook.pg_bloat'
 DB = 'pgbloat_main'
@@ -60,7 +61,7 @@ def bloat_db(pg_cluster):
     ex('SET enable_seqscan = off; SELECT count(*) FROM items WHERE owner = 7', dbname=DB)
     wait_until(lambda: ex("SELECT idx_scan FROM pg_stat_user_indexes"
                           " WHERE indexrelname = 'items_owner_idx'", dbname=DB)[0][0] > 0,
-               what='the index scan to reach the statistics')
+               timeout=SERVER_WAIT, what='the index scan to reach the statistics')
     ex("CREATE TABLE notes (id int, body text); CREATE INDEX notes_body_idx ON notes (body);"
        " INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 100) g; ANALYZE notes",
        dbname=OTHER_DB)
@@ -197,14 +198,22 @@ def test_unused_indexes(ansible, pg_cluster, bloat_db):
 
 
 def test_young_statistics_are_not_judged(ansible, pg_cluster, bloat_db):
+    # How old the statistics are depends on when the cluster started: min_stats_age is set
+    # from the server's own figure, so the statistics are young whatever the suite's duration.
+    since = "coalesce((SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),"\
+            " pg_postmaster_start_time())"
+    lower = server_seconds(pg_cluster, since, dbname=bloat_db)
+    min_stats_age = int(lower) + 30 * 86400
     result = bloat(ansible, pg_cluster, login_db=bloat_db, checks=['unused_indexes'],
-                   thresholds={'unused_index_bytes': {'warning': 0}}, fail_on='warning')
+                   min_stats_age=min_stats_age, thresholds={'unused_index_bytes': {'warning': 0}},
+                   fail_on='warning')
+    upper = server_seconds(pg_cluster, since, dbname=bloat_db)
     assert not result.get('failed'), result
     found = entry(result, bloat_db)
-    assert found['stats_age_seconds'] < 7 * 86400
+    assert lower - 0.1 <= found['stats_age_seconds'] <= upper + 0.1
     size = check(result, 'unused_index_bytes', bloat_db)
     assert size['status'] == 'OK' and size['value'] > 0
-    assert 'less than min_stats_age 7.0 days, not judged' in size['message']
+    assert 'less than min_stats_age %.1f days, not judged' % (min_stats_age / 86400.0) in size['message']
     assert 'not judged' in check(result, 'unused_indexes', bloat_db)['message']
 
 
@@ -264,6 +273,9 @@ def test_bad_input_names_the_parameter(ansible, pg_cluster):
         'limit': dict(limit=0),
         'min_size': dict(min_size=-1),
         'checks': dict(checks=['table_bloat', 'vacuum']),
+        'nul': dict(databases=['pg\x00bloat']),
+        'huge': dict(min_size=10 ** 19),
+        'password': dict(login_password='pass\x00word'),
     }
     tasks = []
     for name, args in cases.items():
@@ -281,7 +293,28 @@ def test_bad_input_names_the_parameter(ansible, pg_cluster):
     assert results['limit']['msg'] == 'limit: must be at least 1, got 0'
     assert results['min_size']['msg'] == 'min_size: must be at least 0, got -1'
     assert 'checks' in results['checks']['msg'] and 'vacuum' in results['checks']['msg']
+    assert results['nul']['msg'] == 'databases: must not contain a NUL byte'
+    assert results['huge']['msg'] == ('min_size: must be at most 9223372036854775807, got '
+                                      '10000000000000000000')
+    assert results['password']['msg'] == 'login_password: must not contain a NUL byte'
     assert pg_cluster.superuser_password not in run.stdout
+
+
+def test_server_frozen_after_connecting(ansible, pg_cluster_factory):
+    """Connected, then the whole cluster stops (SIGSTOP): the client-side deadline ends the run,
+    and the other databases are not tried one after the other."""
+    cluster = pg_cluster_factory()
+    db = create_database(cluster, 'bloat_frozen')
+    cluster.execute('CREATE TABLE never_analyzed (id int)', dbname=db)
+    create_database(cluster, 'bloat_frozen_other')
+    probe = dict(cluster.login_args(), login_db=db, databases=[db, 'bloat_frozen_other'],
+                 checks=['table_bloat'], min_size=0, fail_on='never', **FROZEN_TIMEOUTS)
+    # The size of a table never analyzed is read from its file, which waits for this lock.
+    result = run_frozen(ansible, cluster, {MODULE: probe}, 'fleetops.runbook.pg_bloat',
+                        'LOCK TABLE never_analyzed IN ACCESS EXCLUSIVE MODE', dbname=db)
+    assert_stopped_answering(result, 'connection')
+    assert 'bloat_frozen_other' not in [d['database'] for d in result['databases']]
+    assert cluster.execute('SELECT 1') == [(1,)]
 
 
 def test_unreachable_server_is_data(ansible, pg_cluster):

@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import decimal
+import socket
+import threading
+import time
 
 import pytest
 
@@ -129,3 +132,160 @@ def test_connection_failure_message_hints():
 ])
 def test_mask_secrets(text, masked):
     assert postgres.mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize('name', ['login_host', 'login_user', 'login_password', 'login_db',
+                                  'login_unix_socket', 'ca_cert'])
+def test_nul_byte_names_the_parameter_not_the_value(name):
+    errors = postgres.validate_connection_params(FakeModule(**{name: 'sec\x00ret'}).params)
+    assert errors == ['%s: must not contain a NUL byte' % name]
+    assert 'sec' not in errors[0]
+
+
+@pytest.mark.parametrize('params, message', [
+    (dict(connect_timeout=10 ** 30), 'connect_timeout: must be at most 2147483647 second, got 1' + '0' * 30),
+    (dict(statement_timeout=2 ** 31), 'statement_timeout: must be at most 2147483647 millisecond, got 2147483648'),
+    (dict(connect_timeout=float('inf')), 'connect_timeout: must be a finite number, got inf'),
+    (dict(statement_timeout=float('nan')), 'statement_timeout: must be a finite number, got nan'),
+])
+def test_non_finite_and_huge_timeouts(params, message):
+    assert postgres.validate_connection_params(FakeModule(**params).params) == [message]
+
+
+def test_number_errors_skips_unset_and_accepts_bounds():
+    bounds = {'a': (0, 10, ''), 'b': (1, 2, 's')}
+    assert postgres.number_errors({'a': None, 'b': 2}, bounds) == []
+    assert postgres.number_errors({'a': 0, 'b': 0.5}, bounds) == ['b: must be at least 1 s, got 0.5']
+
+
+def test_watchdog_breaks_a_blocked_read_at_its_deadline():
+    ours, server = socket.socketpair()
+    watchdog = postgres._Watchdog(ours.fileno())
+    try:
+        watchdog.arm(0.2)
+        # Nothing ever comes from the "server": only the shutdown ends the read.
+        assert ours.recv(10) == b''
+        assert watchdog.fired is True
+    finally:
+        watchdog.close()
+        ours.close()
+        server.close()
+
+
+def test_watchdog_disarmed_in_time_leaves_the_connection_alone():
+    ours, server = socket.socketpair()
+    watchdog = postgres._Watchdog(ours.fileno())
+    try:
+        watchdog.arm(0.2)
+        server.sendall(b'answer')
+        assert ours.recv(10) == b'answer'
+        watchdog.disarm()
+        time.sleep(0.4)
+        assert watchdog.fired is False
+        server.sendall(b'more')
+        assert ours.recv(10) == b'more'
+    finally:
+        watchdog.close()
+        ours.close()
+        server.close()
+
+
+class _FakeError(Exception):
+    pass
+
+
+class _FrozenConnection:
+    """A connection whose statements wait for a server that never answers."""
+
+    closed = 0
+    broken = False
+    autocommit = False
+    server_version = 150000
+
+    def __init__(self):
+        self.ours, self.server = socket.socketpair()
+
+    def fileno(self):
+        return self.ours.fileno()
+
+    def cursor(self):
+        conn = self
+
+        class Cursor:
+            description = None
+
+            def execute(self, sql, args=None):
+                if not conn.ours.recv(10):
+                    raise _FakeError('server closed the connection unexpectedly')
+
+            def close(self):
+                pass
+
+        return Cursor()
+
+    def close(self):
+        self.ours.close()
+        self.server.close()
+
+
+class _FakeDriver:
+    Error = _FakeError
+
+    def __init__(self, connect):
+        self.connect = connect
+
+
+def test_statement_deadline_turns_a_frozen_server_into_connection_lost(monkeypatch):
+    conn = _FrozenConnection()
+    monkeypatch.setattr(postgres, '_driver', _FakeDriver(lambda **kwargs: conn))
+    monkeypatch.setattr(postgres, 'DRIVER', 'psycopg2')
+    monkeypatch.setattr(postgres, 'DEADLINE_MARGIN', 0.2)
+    session = postgres.PgSession(FakeModule(statement_timeout=1))
+    session.connect()
+    with pytest.raises(postgres.ConnectionLost) as lost:
+        session.begin()
+    assert lost.value.kind == 'stopped'
+    assert 'the server stopped answering' in lost.value.message
+    assert 'statement_timeout 1 ms' in lost.value.message
+    # Every later statement fails at once with the same reason; close() does not wait either.
+    with pytest.raises(postgres.ConnectionLost):
+        session.query('SELECT 1')
+    session.close()
+    text = postgres.connection_failure_message(session, lost.value)
+    assert text.startswith('(libpq default):5432/postgres: the server stopped answering')
+
+
+def test_connect_is_bounded_as_a_whole(monkeypatch):
+    release = threading.Event()
+
+    def hang(**kwargs):
+        release.wait(10)
+        raise _FakeError('never mind')
+
+    monkeypatch.setattr(postgres, '_driver', _FakeDriver(hang))
+    monkeypatch.setattr(postgres, 'DEADLINE_MARGIN', 0.0)
+    monkeypatch.setattr(postgres, 'LIBPQ_MIN_CONNECT_TIMEOUT', 0)
+    session = postgres.PgSession(FakeModule(connect_timeout=0.2))
+    try:
+        with pytest.raises(postgres.ConnectFailure) as failure:
+            session.connect()
+    finally:
+        release.set()
+    assert failure.value.kind == 'timeout' and 'timeout expired' in failure.value.message
+
+
+def test_driver_value_error_is_a_connect_failure(monkeypatch):
+    def refuse(**kwargs):
+        raise ValueError('a string literal cannot contain NUL (0x00) characters')
+
+    monkeypatch.setattr(postgres, '_driver', _FakeDriver(refuse))
+    with pytest.raises(postgres.ConnectFailure) as failure:
+        postgres.PgSession(FakeModule()).connect()
+    assert failure.value.kind == 'other' and 'NUL' in failure.value.message
+
+
+def test_nul_parameters_looks_into_lists_and_mappings():
+    params = dict(login_user='ok', databases=['a', 'b\x00'], thresholds={'x\x00': {}},
+                  limits={'k': ['v\x00']}, login_port=5432, login_password=None)
+    assert postgres.nul_parameters(params) == ['databases', 'limits', 'thresholds']
+    assert postgres.nul_parameters(dict(login_user='fine')) == []

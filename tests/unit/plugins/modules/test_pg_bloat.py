@@ -203,3 +203,10 @@ def test_unused_indexes_not_judged_on_young_statistics():
         'statistics cover only 60.0 min, less than min_stats_age 7.0 days, not judged')
     assert count['status'] == 'OK' and 'not judged' in count['message']
     assert len(entry['unused_indexes']) == 2 and entry['unused_index_count'] == 3
+
+
+def test_bloat_is_judged_before_it_is_rounded():
+    checker = make(min_wasted=0)
+    row = dict(wasted_percent=50.0, wasted_ratio=50.004, wasted_bytes=10 ** 9, size_bytes=2 * 10 ** 9)
+    item = checker.judge.item('table_bloat', 'db.public.t', row)
+    assert item['value'] == 50.0 and item['status'] == 'CRITICAL'

@@ -84,3 +84,34 @@ def test_slow_queries_defaults_follow_the_runbook():
     assert parsed['running_statements'].judge(1) == 'WARNING'
     assert slow_queries.ORDER_COLUMNS == {'mean_time': 'mean_ms', 'total_time': 'total_ms',
                                           'calls': 'calls'}
+
+
+def test_values_are_judged_before_they_are_rounded():
+    health = make_health()
+    # 89.996 % shows as 90.0, but it is below the warning line of 90.
+    check = health.add('cache_hit_ratio', 89.996, unit='percent')
+    assert check['value'] == 90.0 and check['status'] == 'WARNING'
+    # 300.0004 s shows as 300.0, but it is above the critical 300.
+    check = health.add('query_time', 300.0004, unit='seconds')
+    assert check['value'] == 300.0 and check['status'] == 'CRITICAL'
+    check = health.add('connection_time', 499.96, unit='milliseconds')
+    assert check['value'] == 500.0 and check['status'] == 'OK'
+
+
+def test_add_targets_picks_and_judges_the_measured_value():
+    health = make_health()
+    health.add_targets('dead_tuples', [dict(target='a', value=30.004), dict(target='b', value=29.999)],
+                       'percent')
+    assert [(c['target'], c['value'], c['status']) for c in health.report.checks] == [
+        ('a', 30.0, 'WARNING')]
+
+
+def test_age_sql_uses_the_statement_clock_and_keeps_null():
+    sql = pg_health.age_sql('query_start')
+    assert 'clock_timestamp()' in sql and 'now()' not in sql
+    assert sql.startswith('CASE WHEN (query_start) IS NULL THEN NULL')
+    assert 'greatest(' in sql and ', 0)' in sql
+    # Every age pg_health reads comes from age_sql: no now() - x left anywhere.
+    import inspect
+    assert 'now() -' not in inspect.getsource(pg_health)
+    assert 'now() -' not in inspect.getsource(slow_queries)
