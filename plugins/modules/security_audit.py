@@ -349,8 +349,12 @@ def main():
         thresholds=dict(type='dict', default={}),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if module.params['since_hours'] <= 0:
-        module.fail_json(msg='since_hours: must be greater than 0')
+    if not 0 < module.params['since_hours'] < float('inf'):
+        module.fail_json(msg='since_hours: must be a number of hours greater than 0, got %s' % module.params['since_hours'])
+    for option in ('access_logs', 'etc_paths', 'world_writable_paths'):
+        for path in module.params[option]:
+            if '\x00' in path:
+                module.fail_json(msg='%s: %r holds a NUL byte' % (option, path))
     for item in module.params['allowed_ports']:
         port, dummy, proto = str(item).partition('/')
         if not port.isdigit() or not 1 <= int(port) <= 65535 or proto not in ('', 'tcp', 'udp'):
