@@ -6,15 +6,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 import re
 import time
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAIL_ON_CHOICES
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.arguments import argument_errors
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
     write_report,
@@ -69,6 +71,9 @@ class ActionModule(ActionBase):
             keep_history=dict(type='bool', default=True),
             title=dict(type='str'),
         )
+        errors = argument_errors(self._task.args, spec)
+        if errors:
+            raise AnsibleActionFail('; '.join(errors))
         validation, args = self.validate_argument_spec(argument_spec=spec)
         if not _NAME_RE.match(args['name']):
             raise AnsibleError("name: '%s' may hold only letters, digits, '.', '_' and '-'" % args['name'])
@@ -77,8 +82,12 @@ class ActionModule(ActionBase):
                 raise AnsibleError("checks: '%s' is not a valid check name" % check)
         finished = time.time()
         started = args['started'] if args['started'] is not None else finished
+        if not math.isfinite(started) or started < 0:
+            raise AnsibleError('started: %s is not a time in seconds since the epoch' % args['started'])
         if started > finished + 60:
             raise AnsibleError('started: %s lies in the future' % args['started'])
+        if '\x00' in args['dest']:
+            raise AnsibleError('dest: %r holds a NUL byte' % args['dest'])
 
         hostvars = task_vars.get('hostvars', {})
         host_results = {}

@@ -324,8 +324,12 @@ def option_paths(spec):
             yield option + '.' + sub, sub_desc
 
 
-def cases_for(name, kind, spec, base, bed, examples=EXAMPLES):
-    """The gate's cases for one module or action plugin: (id, option path, args)."""
+def cases_for(name, kind, spec, base, bed, examples=EXAMPLES, combined=None):
+    """The gate's cases for one module or action plugin: (id, option path, args).
+
+    ``combined`` maps an option to other options set with it, so that its junk reaches the code
+    that uses it (a restore timeout only matters with restore_check on).
+    """
     names = threshold_names(kind, name) if 'thresholds' in spec else []
     cases = [('%s:base' % name, None, copy.deepcopy(base))]
     for path, desc in option_paths(spec):
@@ -345,7 +349,7 @@ def cases_for(name, kind, spec, base, bed, examples=EXAMPLES):
             writable = name + '.' + path in WRITABLE
             if writable and not all(bed.inside(v) for v in (value if isinstance(value, list) else [value])):
                 continue
-            args = _set(copy.deepcopy(base), path, value)
+            args = _set(dict(copy.deepcopy(base), **(combined or {}).get(path, {})), path, value)
             if '.' in path and not isinstance(base.get(path.split('.')[0]), (list, dict)):
                 continue
             cases.append(('%s:%s:%d' % (name, path, index), path, args))
