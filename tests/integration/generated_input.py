@@ -133,12 +133,11 @@ class SilentPort:
 
 
 def closed_port():
-    """A loopback port nothing listens on (bound once, then released)."""
+    """A loopback port nothing listens on: bound and never listening, so nothing else can take it
+    (a throwaway cluster of another test, say) while connections to it are refused."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return sock, sock.getsockname()[1]
 
 
 class Bed:
@@ -147,7 +146,7 @@ class Bed:
     def __init__(self, root, silent_port):
         self.root = Path(root)
         self.silent = silent_port
-        self.closed = closed_port()
+        self.closed_socket, self.closed = closed_port()
         self.home = self.root / 'home'
         self.cwd = self.root / 'cwd'
         for directory in (self.home, self.cwd, self.root / 'dir', self.root / 'logs', self.root / 'history',
