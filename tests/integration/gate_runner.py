@@ -80,17 +80,11 @@ def _run_case(module, args, cwd, guard):
             else:
                 sel.unregister(key.fd)
                 open_fds -= 1
-    if hung:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    else:
-        # Whatever the module started in its own group ends with it.
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    # A hung case ends here, and so does whatever a finished module left running in its group.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
     dummy, status = os.waitpid(pid, 0)
     sel.close()
     os.close(out_r)
