@@ -201,9 +201,9 @@ NASTY_DURATIONS = ['-5m', '0', '1x', 'h', '99999999999999999999d', 'nan', 'inf',
 _TEXT = st.text(max_size=40)
 _NUMBER = st.one_of(st.integers(), st.integers(min_value=-2 ** 70, max_value=2 ** 70), st.floats())
 _SCALAR = st.one_of(st.none(), st.booleans(), _NUMBER, _TEXT)
-_JSON = st.recursive(_SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(_TEXT, inner, max_size=4)),
-                     max_leaves=8)
+_JSON = st.recursive(
+    _SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=4)),
+    max_leaves=8)
 _RANGE = st.one_of(st.none(), _NUMBER, st.text(alphabet='0123456789.:@~-+einfa x', max_size=12))
 
 

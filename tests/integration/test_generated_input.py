@@ -290,9 +290,8 @@ def _no_templates(value):
 @pytest.mark.parametrize('name', gi.ACTIONS)
 def test_action_plugin_survives_generated_input(name, bed, tmp_path):
     spec = gi.action_spec(name)
-    cases = [(case_id, option, _no_templates(args))
-             for case_id, option, args in gi.cases_for(name, 'action', spec, base_args(name, bed), bed,
-                                                              combined=COMBINED.get(name))]
+    generated = gi.cases_for(name, 'action', spec, base_args(name, bed), bed, combined=COMBINED.get(name))
+    cases = [(case_id, option, _no_templates(args)) for case_id, option, args in generated]
     tasks = [{'name': case_id, 'fleetops.runbook.' + name: args, 'check_mode': True, 'ignore_errors': True,
               'timeout': TASK_GUARD} for case_id, dummy, args in cases]
     env = ansible_env(dict(HOME=str(bed.home), PGHOST='127.0.0.1', PGPORT=str(bed.closed),
