@@ -9,6 +9,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
@@ -16,6 +17,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     reaches,
     worst,
 )
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.arguments import argument_errors
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.trend import (
     DEFAULT_METRICS,
     TrendError,
@@ -52,7 +54,12 @@ class ActionModule(ActionBase):
             hosts=dict(type='list', elements='str'),
             fail_on=dict(type='str', default='never', choices=FAIL_ON_CHOICES),
         )
+        errors = argument_errors(self._task.args, spec)
+        if errors:
+            raise AnsibleActionFail('; '.join(errors))
         _validation, args = self.validate_argument_spec(argument_spec=spec)
+        if '\x00' in args['history_dir']:
+            return dict(result, failed=True, msg='history_dir: %r holds a NUL byte' % args['history_dir'])
         if not _NAME_RE.match(args['report']):
             return dict(result, failed=True,
                         msg="report: '%s' may hold only letters, digits, '.', '_' and '-'" % args['report'])

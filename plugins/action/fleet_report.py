@@ -10,12 +10,13 @@ import os
 import re
 import time
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAIL_ON_CHOICES, finite_number
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.arguments import argument_errors
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
     write_report,
@@ -70,6 +71,9 @@ class ActionModule(ActionBase):
             keep_history=dict(type='bool', default=True),
             title=dict(type='str'),
         )
+        errors = argument_errors(self._task.args, spec)
+        if errors:
+            raise AnsibleActionFail('; '.join(errors))
         validation, args = self.validate_argument_spec(argument_spec=spec)
         if not _NAME_RE.match(args['name']):
             raise AnsibleError("name: '%s' may hold only letters, digits, '.', '_' and '-'" % args['name'])
@@ -85,6 +89,8 @@ class ActionModule(ActionBase):
             raise AnsibleError(str(exc))
         if started > finished + 60:
             raise AnsibleError('started: %s lies in the future' % args['started'])
+        if '\x00' in args['dest']:
+            raise AnsibleError('dest: %r holds a NUL byte' % args['dest'])
 
         hostvars = task_vars.get('hostvars', {})
         host_results = {}

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.arguments import argument_errors
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.notify import (
     CHANNELS,
     DEFAULT_ROUTING,
@@ -88,6 +89,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         result['changed'] = False
+        errors = argument_errors(self._task.args, ARGUMENT_SPEC)
+        if errors:
+            raise AnsibleActionFail('; '.join(errors))
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             return self._run(args, result)

@@ -666,6 +666,10 @@ class EndpointChecker:
             return None, '%s:%d cannot be reached: %s' % (host, port, to_native(exc)), None
 
 
+# A handshake that needs longer than this is no answer (and socket timeouts have a limit).
+MAX_TIMEOUT = 3600
+
+
 class CertCheck:
     def __init__(self, module):
         self.module = module
@@ -682,6 +686,14 @@ class CertCheck:
             thresholds = parse_thresholds(params['thresholds'], DEFAULT_THRESHOLDS)
         except ValueError as exc:
             self.fail(str(exc))
+        if not 0 < params['timeout'] <= MAX_TIMEOUT:
+            self.fail('timeout: must be a number of seconds above 0 and at most %d, got %s' % (
+                MAX_TIMEOUT, params['timeout']))
+        for option, keys in (('certificates', ('path', 'key_path')), ('endpoints', ('ca_path',))):
+            for index, spec in enumerate(params[option]):
+                for key in keys:
+                    if '\x00' in (spec.get(key) or ''):
+                        self.fail('%s[%d].%s: %r holds a NUL byte' % (option, index, key, spec[key]))
         addresses = []
         for index, spec in enumerate(params['endpoints']):
             try:

@@ -65,7 +65,7 @@ options:
     type: int
     default: 2
   timeout:
-    description: Seconds after which the restore is abandoned.
+    description: Seconds after which the restore is abandoned; at most 2592000 (30 days).
     type: int
     default: 14400
   thresholds:
@@ -290,6 +290,10 @@ class Restorer(RestoreCheck):
         return result, None
 
 
+# Longer than any restore; beyond what a thread can wait for, a huge value raised a traceback.
+MAX_TIMEOUT = 30 * 86400
+
+
 def argument_spec():
     spec = status_argument_spec()
     spec.update(postgres_argument_spec())
@@ -325,6 +329,8 @@ def main():
                              % (params['login_db'] or 'postgres', params['database']))
     if params['jobs'] < 1 or params['timeout'] < 1:
         module.fail_json(msg='jobs and timeout: must be at least 1')
+    if params['timeout'] > MAX_TIMEOUT:
+        module.fail_json(msg='timeout: at most %d seconds (30 days), got %d' % (MAX_TIMEOUT, params['timeout']))
     try:
         thresholds = parse_thresholds(params['thresholds'], DEFAULT_THRESHOLDS)
     except ValueError as exc:

@@ -372,6 +372,10 @@ def main():
         finite_number(module.params['since_hours'], 'since_hours', above=0, maximum=MAX_SINCE_HOURS)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    for option in ('access_logs', 'etc_paths', 'world_writable_paths'):
+        for path in module.params[option]:
+            if '\x00' in path:
+                module.fail_json(msg='%s: %r holds a NUL byte' % (option, path))
     for item in module.params['allowed_ports']:
         port, dummy, proto = str(item).partition('/')
         if not port.isdigit() or not 1 <= int(port) <= 65535 or proto not in ('', 'tcp', 'udp'):

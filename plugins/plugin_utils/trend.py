@@ -402,9 +402,11 @@ def missing_host(reason):
 def capacity_trend(directory, report='daily_checks', window_days=30, metrics=None, thresholds=None,
                    horizon_days=90, min_samples=3, drop_ratio=0.1, hosts=None, now=None):
     """Read the history once and return ``{'hosts': {...}, 'files_read': [...], 'files_skipped': [...]}``."""
-    if isinstance(window_days, bool) or not isinstance(window_days, (int, float)) or window_days <= 0:
+    if isinstance(window_days, bool) or not isinstance(window_days, (int, float)) \
+            or not 0 < window_days < float('inf'):
         raise TrendError('window: %r is not a positive number of days' % (window_days,))
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)) or horizon_days < 0:
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)) \
+            or not 0 <= horizon_days < float('inf'):
         raise TrendError('horizon: %r is not a number of days (0 or more)' % (horizon_days,))
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
         raise TrendError('min_samples: %r is too small; a line needs at least 2 samples' % (min_samples,))
