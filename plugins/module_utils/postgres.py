@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 DRIVER = None
 DRIVER_IMPORT_ERROR = None
@@ -84,32 +84,6 @@ def postgres_argument_spec():
         connect_timeout=dict(type='int', default=10),
         statement_timeout=dict(type='int', default=10000),
     )
-
-
-def nul_parameters(params):
-    """Names of the parameters holding a NUL byte anywhere (in a string, a list or a mapping)."""
-    def holds_nul(value):
-        if isinstance(value, str):
-            return '\x00' in value
-        if isinstance(value, (list, tuple)):
-            return any(holds_nul(item) for item in value)
-        if isinstance(value, dict):
-            return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-        return False
-    return sorted(name for name, value in params.items() if holds_nul(value))
-
-
-class PostgresModule(AnsibleModule):
-    """AnsibleModule for the PostgreSQL modules: a parameter holding a NUL byte fails naming the
-    parameter (never its value). Without this, Ansible's own log of the invocation stops the module
-    first, and syslog's complaint about the NUL does not say which parameter held it; libpq would
-    refuse it later anyway."""
-
-    def _log_invocation(self):
-        bad = nul_parameters(self.params)
-        if bad:
-            self.fail_json(msg='; '.join('%s: must not contain a NUL byte' % name for name in bad))
-        super(PostgresModule, self)._log_invocation()
 
 
 def ensure_driver(module):

@@ -109,7 +109,7 @@ msg:
 import fnmatch
 import re
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 # Debian policy 5.6.1 for the name, 5.6.12 for the version; the architecture as dpkg names it.
 _SPEC_RE = re.compile(
@@ -185,7 +185,7 @@ def missing_packages(specs, installed, provided, compare):
 
 
 def main():
-    module = AnsibleModule(
+    module = RunbookModule(
         argument_spec=dict(
             name=dict(type='list', elements='str', required=True),
             install_recommends=dict(type='bool'),

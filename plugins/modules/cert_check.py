@@ -244,8 +244,9 @@ import ssl
 import stat
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import (
     MiB,
     FileRefused,
@@ -748,7 +749,7 @@ def main():
         thresholds=dict(type='dict', default={}),
         timeout=dict(type='float', default=10),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     if x509 is None:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     CertCheck(module).run()

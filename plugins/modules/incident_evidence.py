@@ -186,7 +186,7 @@ import socket
 import tarfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused, open_regular
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number
@@ -474,7 +474,7 @@ class Evidence:
 
 
 def main():
-    module = AnsibleModule(
+    module = RunbookModule(
         argument_spec=dict(
             incident_id=dict(type='str', required=True),
             dest=dict(type='path', default='/var/lib/fleetops/incidents'),

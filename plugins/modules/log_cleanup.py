@@ -77,7 +77,7 @@ import glob
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     WARNING, CheckReport, finish, status_argument_spec)
@@ -131,7 +131,7 @@ def main():
         age=dict(type='str', default='7d'),
         recurse=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=spec, supports_check_mode=True)
     try:
         age = parse_duration(module.params['age'], 'age')
     except ParameterError as exc:

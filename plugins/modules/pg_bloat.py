@@ -220,12 +220,12 @@ databases:
 
 import math
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     ConnectFailure,
     ConnectionLost,
     PgSession,
-    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -754,7 +754,7 @@ def main():
         limit=dict(type='int', default=20),
         min_stats_age=dict(type='int', default=604800),
     )
-    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgBloat(module).run()
 

@@ -195,11 +195,11 @@ details:
            "blocked_by": [4100], "query": "UPDATE orders SET ..."}]}
 '''
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     ConnectFailure,
     PgSession,
-    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -954,7 +954,7 @@ def main():
         table_limit=dict(type='int', default=20),
         table_min_size=dict(type='int', default=10485760),
     )
-    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     PgHealth(module).run()
 

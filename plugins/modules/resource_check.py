@@ -173,7 +173,8 @@ import os
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CheckReport,
     parse_thresholds,
@@ -509,7 +510,7 @@ def main():
         exclude_fstypes=dict(type='list', elements='str', default=[]),
         top_processes=dict(type='int', default=0),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     if psutil is None:
         module.fail_json(msg=missing_required_lib('psutil'), exception=PSUTIL_IMPORT_ERROR)
     ResourceCheck(module).run()

@@ -123,7 +123,7 @@ import re
 import stat
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import FileRefused, open_regular
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
@@ -367,7 +367,7 @@ def main():
                                   default=['/etc', '/usr/local', '/var/www', '/srv', '/opt']),
         thresholds=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=spec, supports_check_mode=True)
     try:
         finite_number(module.params['since_hours'], 'since_hours', above=0, maximum=MAX_SINCE_HOURS)
     except ValueError as exc:

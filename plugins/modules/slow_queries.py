@@ -147,6 +147,7 @@ reset:
   sample: false
 '''
 
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     BIGINT_MAX,
     INT_MAX,
@@ -154,7 +155,6 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     UNDEFINED_TABLE,
     ConnectFailure,
     PgSession,
-    PostgresModule,
     QueryFailure,
     connection_failure_message,
     ensure_driver,
@@ -373,7 +373,7 @@ def main():
         reset=dict(type='bool', default=False),
         thresholds=dict(type='dict', default={}),
     )
-    module = PostgresModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
     SlowQueries(module).run()
 

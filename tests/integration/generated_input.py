@@ -12,6 +12,7 @@ one case exercises one option.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import json
@@ -30,7 +31,7 @@ PREFIX = 'ansible_collections.fleetops.runbook.plugins.'
 
 MODULES = ('backup_verify', 'cert_check', 'db_restore', 'incident_evidence', 'log_cleanup', 'pg_bloat',
            'pg_health', 'resource_check', 'security_audit', 'slow_queries')
-ACTIONS = ('capacity_trend', 'fleet_report', 'notify')
+ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
 
 # Hypothesis examples per option, on top of the fixed nasty values.
 EXAMPLES = 6
@@ -65,7 +66,11 @@ def module_spec(name):
     def recorder(*args, **kwargs):
         raise _Captured(kwargs.get('argument_spec', args[0] if args else None))
 
-    with mock.patch.object(module, 'AnsibleModule', recorder):
+    # Most modules build a RunbookModule, the AnsibleModule that names a NUL byte.
+    classes = [attr for attr in ('AnsibleModule', 'RunbookModule') if hasattr(module, attr)]
+    with contextlib.ExitStack() as stack:
+        for attr in classes:
+            stack.enter_context(mock.patch.object(module, attr, recorder))
         try:
             module.main()
         except _Captured as exc:

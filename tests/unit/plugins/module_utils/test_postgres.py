@@ -284,8 +284,3 @@ def test_driver_value_error_is_a_connect_failure(monkeypatch):
     assert failure.value.kind == 'other' and 'NUL' in failure.value.message
 
 
-def test_nul_parameters_looks_into_lists_and_mappings():
-    params = dict(login_user='ok', databases=['a', 'b\x00'], thresholds={'x\x00': {}},
-                  limits={'k': ['v\x00']}, login_port=5432, login_password=None)
-    assert postgres.nul_parameters(params) == ['databases', 'limits', 'thresholds']
-    assert postgres.nul_parameters(dict(login_user='fine')) == []
