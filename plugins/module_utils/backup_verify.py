@@ -22,7 +22,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
+import sys
 import threading
 import time
 import uuid
@@ -64,12 +66,18 @@ class ProgramTimeout(RuntimeError):
     """A client program did not finish in time and was killed."""
 
 
+# Runs a client program as the leader of its own process group, so that a deadline stops the
+# program and whatever it forked (pg_restore -j workers) at once; run_command has no such option.
+_GROUP_LEADER = 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])'
+
+
 def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_start=None):
     """``(rc, stdout, stderr)`` of ``args`` run through ``run_command``.
 
-    ``env`` updates the inherited environment; ``timeout`` kills the program after that many
-    seconds (ProgramTimeout); ``on_start(proc)`` runs once the program has started, before its
-    output is read: a thread it starts (to feed the program) overlaps with that read.
+    ``env`` updates the inherited environment; ``timeout`` kills the program (and every process it
+    started) after that many seconds and raises ProgramTimeout; ``on_start(proc)`` runs once the
+    program has started, before its output is read: a thread it starts (to feed the program)
+    overlaps with that read.
     """
     expired = []
     timers = []
@@ -78,7 +86,14 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
         if timeout:
             def expire():
                 expired.append(True)
-                proc.kill()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    proc.kill()
+                except OSError:
+                    pass
             timer = threading.Timer(timeout, expire)
             timer.daemon = True
             timer.start()
@@ -90,14 +105,17 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
                   before_communicate_callback=started)
     if pass_fds:
         kwargs['pass_fds'] = pass_fds
+    command = list(args)
+    if timeout and sys.executable:
+        command = [sys.executable, '-c', _GROUP_LEADER] + command
     try:
-        rc, out, err = run_command(args, **kwargs)
+        rc, out, err = run_command(command, **kwargs)
     finally:
         for timer in timers:
             timer.cancel()
     if expired:
-        raise ProgramTimeout('%s did not finish within %d seconds and was stopped' % (
-            os.path.basename(args[0]), timeout))
+        raise ProgramTimeout('%s did not finish within %s seconds and was stopped' % (
+            os.path.basename(args[0]), _num(timeout)))
     return rc, out, err
 
 
@@ -204,10 +222,42 @@ def _size(path):
 # Sidecars and manifests
 
 
+MAX_SIDE_FILE = 16 * 1024 * 1024
+
+
+def file_kind(mode):
+    """What a non-regular, non-directory file is, for messages."""
+    for test, name in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket')):
+        if test(mode):
+            return name
+    return 'not a regular file'
+
+
+def read_small_file(path, limit=MAX_SIDE_FILE):
+    """The text of a sidecar or manifest: a regular file of at most ``limit`` bytes, opened without
+    blocking (a FIFO or a device raises ValueError instead of hanging)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError('%s is %s' % (path, file_kind(mode)))
+        data = os.read(fd, limit + 1)
+        chunks = [data]
+        while data and sum(len(c) for c in chunks) <= limit:
+            data = os.read(fd, limit + 1)
+            chunks.append(data)
+        data = b''.join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError('%s is larger than %d bytes' % (path, limit))
+    return data.decode('utf-8')
+
+
 def read_sidecar(path):
     """Parse a sha256sum-format file into ``{name: hex}``; raises ValueError on a bad line."""
-    with open(path, 'r') as handle:
-        text = handle.read()
+    text = read_small_file(path)
     sums = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -235,8 +285,10 @@ def load_manifest(path):
     manifest_path = path.rstrip('/') + MANIFEST_SUFFIX
     if not os.path.exists(manifest_path):
         return None, manifest_path
-    with open(manifest_path, 'r') as handle:
-        return json.load(handle), manifest_path
+    manifest = json.loads(read_small_file(manifest_path))
+    if not isinstance(manifest, dict):
+        raise ValueError('%s does not hold a JSON object' % manifest_path)
+    return manifest, manifest_path
 
 
 class BackupResult:
@@ -293,13 +345,23 @@ class Verifier:
         self.changed = False
         self.diffs = []
         self.written = []
+        self.scratch_left = []
         checks = params.get('checks') or list(ALL_CHECKS)
         unknown = [c for c in checks if c not in ALL_CHECKS]
         if unknown:
             raise ParameterError('checks: unknown check(s) %s; choose from %s' % (
                 ', '.join(unknown), ', '.join(ALL_CHECKS)))
         self.checks = set(checks)
-        given = dict(params.get('thresholds') or {})
+        given = params.get('thresholds') or {}
+        if not isinstance(given, dict):
+            raise ParameterError('thresholds: expected a mapping of check names to warning and/or '
+                                 'critical ranges (e.g. {age: {critical: "~:3600"}}), got %r'
+                                 % (given,))
+        given = dict(given)
+        for name, levels in given.items():
+            if levels is not None and not isinstance(levels, dict):
+                raise ParameterError('thresholds.%s: expected a mapping with warning and/or '
+                                     'critical, got %r' % (name, levels))
         if params.get('max_age') is not None:
             seconds = parse_duration(params['max_age'], 'max_age')
             age = dict(given.get('age') or {})
@@ -353,6 +415,7 @@ class Verifier:
         extra = {
             'backups': [b.as_dict(self.now) for b in backups],
             'changed': self.changed,
+            'scratch_databases_left': list(self.scratch_left),
         }
         good = [b for b in backups if b.good]
         extra['newest_good'] = None
@@ -414,6 +477,11 @@ class Verifier:
                           path, exc.strerror or exc))
             return False
         is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and not stat.S_ISREG(st.st_mode):
+            self._add(backup, 'exists', None, status=CRITICAL,
+                      message='%s is %s, not a backup file; it was not opened' % (
+                          path, file_kind(st.st_mode)))
+            return False
         if not os.access(path, os.R_OK | (os.X_OK if is_dir else 0)):
             self._add(backup, 'exists', 1, unit='count', status=CRITICAL,
                       message='%s exists but is not readable by this user' % path)
@@ -730,6 +798,19 @@ class Verifier:
             self._add(backup, 'restore', None, status=UNKNOWN, message=str(exc))
             return
         backup.restore = outcome
+        if outcome.get('dropped') is False:
+            self.scratch_left.append(outcome['database'])
+            self._add(backup, 'restore_cleanup', 1, unit='count', status=CRITICAL,
+                      message='the scratch database %s of the test restore of %s could not be '
+                              'dropped (the server did not answer in time, or refused); drop it '
+                              'by hand once the server answers: DROP DATABASE %s WITH (FORCE)' % (
+                                  outcome['database'], backup.path,
+                                  quote_ident(outcome['database'])))
+        if outcome.get('refused'):
+            self._add(backup, 'restore', None, status=CRITICAL,
+                      message='test restore of %s refused before anything was created: %s' % (
+                          backup.path, outcome['refused']))
+            return
         if outcome.get('error'):
             self._add(backup, 'restore', None, status=CRITICAL,
                       message='test restore of %s into %s failed: %s' % (
@@ -765,6 +846,14 @@ class RestoreUnavailable(Exception):
     """A test restore cannot be attempted here (a missing program)."""
 
 
+class RestoreRefused(Exception):
+    """The backup must not be restored: it could act outside the database it is restored into."""
+
+
+# seconds added to connect_timeout + statement_timeout for the client-side deadline of a statement
+CONTROL_MARGIN = 5
+
+
 def quote_ident(name):
     return '"%s"' % name.replace('"', '""')
 
@@ -777,10 +866,14 @@ def quote_table(name):
 
 
 class RestoreCheck:
-    """Restores a backup into a scratch database that is always dropped afterwards.
+    """Restores a backup into a scratch database that is dropped afterwards.
 
     Every program gets the connection in libpq environment variables (see :meth:`environment`);
-    the command lines hold programs, options and file names only.
+    the command lines hold programs, options and file names only. Every program runs under a
+    client-side deadline: the restore and the row counts ``restore_timeout``, each statement that
+    creates or drops a database ``connect_timeout + statement_timeout + CONTROL_MARGIN`` seconds, so
+    a server that stops answering cannot hold the caller. A scratch database that cannot be dropped
+    is named in the outcome (``dropped`` false).
     """
 
     def __init__(self, params, run_command):
@@ -797,6 +890,8 @@ class RestoreCheck:
         # counts are bound by restore_timeout
         self.control_env = {'PGOPTIONS': '-c statement_timeout=%d' % statement_timeout} \
             if statement_timeout else {}
+        self.control_timeout = (params.get('connect_timeout') or 10) + \
+            (statement_timeout or 10000) / 1000.0 + CONTROL_MARGIN
 
     @staticmethod
     def environment(params):
@@ -836,22 +931,45 @@ class RestoreCheck:
     def _psql(self, database, sql, control=False):
         cmd = [self._tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]
         rc, out, err = run_program(self.run_command, cmd, env=self._env(database, control),
-                                   timeout=self.timeout)
+                                   timeout=self.control_timeout if control else self.timeout)
         if rc != 0:
             raise RuntimeError(self._scrub(err or out) or 'psql exit code %d' % rc)
         return out
+
+    @staticmethod
+    def preflight(backup):
+        """Refuse a plain dump that holds more than plain pg_dump without -C writes (RestoreRefused).
+
+        Archives need no scan: pg_restore without --create never runs their database entries.
+        """
+        if backup.format not in ('plain', 'plain_gz'):
+            return None
+        try:
+            return pg_archive.check_plain_dump(backup.path, backup.format == 'plain_gz')
+        except pg_archive.UnsafeDump as exc:
+            raise RestoreRefused(str(exc))
+        except (IOError, OSError, zlib.error) as exc:
+            raise RestoreRefused('%s cannot be read to check it before the restore: %s' % (
+                backup.path, getattr(exc, 'strerror', None) or exc))
 
     def run(self, backup):
         for name in ('psql', 'pg_restore'):
             self._tool(name)
         scratch = 'fleetops_verify_%s' % uuid.uuid4().hex[:12]
         outcome = {'database': scratch, 'seconds': None, 'rows': {}, 'mismatches': [],
-                   'compared_with': None, 'error': None, 'dropped': False}
+                   'compared_with': None, 'error': None, 'dropped': False, 'refused': None}
+        try:
+            self.preflight(backup)
+        except RestoreRefused as exc:
+            outcome.update(database=None, refused=str(exc), error=str(exc), dropped=None)
+            return outcome
         try:
             self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(scratch),
                        control=True)
         except RuntimeError as exc:
             outcome['error'] = 'cannot create the scratch database: %s' % exc
+            # stopped while the server was working on it: it may exist all the same
+            outcome['dropped'] = self._drop(scratch) if isinstance(exc, ProgramTimeout) else None
             return outcome
         try:
             started = time.monotonic()
@@ -880,13 +998,18 @@ class RestoreCheck:
             return
         if backup.format == 'plain':
             rc, dummy, err = run_program(
-                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
-                                   'ON_ERROR_STOP=1', '-f', backup.path],
+                self.run_command, self._script_command(backup.path),
                 env=self._env(scratch), timeout=self.timeout)
         else:
             rc, err = self._load_gzip(backup, scratch)
         if rc != 0:
             raise RuntimeError('psql: %s' % self._scrub(err)[-1500:])
+
+    def _script_command(self, source):
+        """psql for a plain dump that passed :meth:`preflight`: no ~/.psqlrc, stop at the first
+        error, one transaction (a failed restore leaves an empty scratch database)."""
+        return [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1',
+                '--single-transaction', '-f', source]
 
     def _load_gzip(self, backup, scratch):
         """psql reads the dump from a pipe that a thread fills with the decompressed file, while
@@ -900,8 +1023,7 @@ class RestoreCheck:
 
         try:
             rc, dummy, err = run_program(
-                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
-                                   'ON_ERROR_STOP=1', '-f', '/dev/fd/%d' % read_fd],
+                self.run_command, self._script_command('/dev/fd/%d' % read_fd),
                 env=self._env(scratch), timeout=self.timeout, pass_fds=(read_fd,),
                 on_start=start)
         finally:
@@ -954,6 +1076,8 @@ class RestoreCheck:
             try:
                 self._psql(self.maintenance_db, sql % quote_ident(scratch), control=True)
                 return True
+            except ProgramTimeout:
+                return False  # the server does not answer: a second try would wait as long
             except RuntimeError:
                 continue
         return False

@@ -164,6 +164,7 @@ plan:
 import datetime
 import os
 import re
+import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -173,10 +174,43 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     postgres_argument_spec, validate_connection_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    BackupResult, RestoreCheck, RestoreUnavailable, load_manifest, quote_ident)
+    BackupResult, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind, load_manifest,
+    quote_ident)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')
+# databases a restore never creates, replaces or renames
+RESERVED = ('template0', 'template1', 'postgres')
+
+# what a psql error says about which connection option is wrong
+BLAME = (
+    ('no pg_hba.conf entry', 'login_user'),
+    ('password authentication failed', 'login_password'),
+    ('no password supplied', 'login_password'),
+    ('database "', 'login_db'),
+    ('role "', 'login_user'),
+    ('permission denied to create database', 'login_user'),
+    ('must be owner of database', 'login_user'),
+    ('permission denied', 'login_user'),
+    ('ssl', 'ssl_mode'),
+    ('certificate', 'ca_cert'),
+    ('timeout expired', 'connect_timeout'),
+    ('did not finish within', 'statement_timeout'),
+    ('could not translate host name', 'login_host'),
+    ('connection refused', 'login_port'),
+    ('no such file or directory', 'login_unix_socket'),
+)
+
+
+def blame(text):
+    """The option a psql error points at (the server address when nothing more precise fits)."""
+    lowered = text.lower()
+    for words, option in BLAME:
+        if words in lowered:
+            return option
+    return 'login_host'
+
+
 DEFAULT_THRESHOLDS = {'restore_duration': {'warning': None, 'critical': '~:14400'}}
 
 
@@ -245,6 +279,10 @@ class Restorer(RestoreCheck):
                     'replace_existing=true to rename the existing one aside (it is never '
                     'dropped)' % (self.target, self.server(), self.sessions(self.target)),
                 **result)
+        try:
+            self.preflight(backup)
+        except RestoreRefused as exc:
+            return result, str(exc)
         staging = self._name('restoring')
         self.plan.append('create the staging database %s' % staging)
         self.plan.append('restore %s into it' % backup.path)
@@ -323,6 +361,10 @@ def main():
                              'so it cannot be the restore target database=%s; set login_db to '
                              'another database (postgres by default)'
                              % (params['login_db'] or 'postgres', params['database']))
+    if params['database'] in RESERVED:
+        module.fail_json(msg='database: %s is a template or maintenance database (%s); a restore '
+                             'never creates, replaces or renames it. Restore into another name'
+                             % (params['database'], ', '.join(RESERVED)))
     if params['jobs'] < 1 or params['timeout'] < 1:
         module.fail_json(msg='jobs and timeout: must be at least 1')
     try:
@@ -330,8 +372,13 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     path = params['path'].rstrip('/') or '/'
-    if not os.path.exists(path):
-        module.fail_json(msg='path: %s does not exist' % path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        module.fail_json(msg='path: %s cannot be reached: %s' % (path, exc.strerror or exc))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # refused before any open(): reading a FIFO or a device would block or never end
+        module.fail_json(msg='path: %s is %s, not a backup; it was not opened' % (path, file_kind(mode)))
     backup = BackupResult(path)
     try:
         backup.format = pg_archive.detect_format(path)
@@ -348,8 +395,10 @@ def main():
     except RestoreUnavailable as exc:
         module.fail_json(msg=str(exc))
     except RuntimeError as exc:
-        module.fail_json(msg='login_host: cannot work on %s: %s' % (
-            restorer.server(), str(exc)[-1500:]), plan=restorer.plan)
+        text = str(exc)[-1500:]
+        module.fail_json(msg='%s: cannot work on %s as %s: %s' % (
+            blame(text), restorer.server(), params['login_user'] or '(the default user)', text),
+            plan=restorer.plan)
     report = CheckReport('db_restore')
     if error:
         report.add('restore', None, target=path, status=CRITICAL, message=error)

@@ -13,13 +13,18 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from .pg_helpers import check as check_named, wait_until
+from .restore_helpers import add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
 
@@ -614,3 +619,150 @@ def test_bad_input(ansible, tmp_path, args, words):
     assert words in result['msg'], result['msg']
     assert 'Traceback' not in json.dumps(result)
     assert 'MODULE FAILURE' not in result['msg']
+
+
+# --------------------------------------------------------------------------------------------
+# A test restore touches nothing but its scratch database
+
+
+@pytest.fixture(scope='module')
+def live(pg_cluster_factory, tmp_path_factory):
+    """A cluster of its own (the frozen-server test stops it) with a live database and plain
+    dumps of it: pg_dump -C -c (.sql and .sql.gz), a clean one, and rows added after the dumps."""
+    cluster = pg_cluster_factory()
+    work = tmp_path_factory.mktemp('restore_safety')
+    make_live(cluster, 'rs_live', rows=100)
+    files = {
+        'create_clean': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.sql', '-C', '-c'),
+        'create_clean_gz': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.sql.gz', '-C', '-c'),
+        'create': pg_dump(cluster, 'rs_live', work / 'rs_live_c.sql', '-C'),
+        'clean': pg_dump(cluster, 'rs_live', work / 'rs_live_plain.sql'),
+    }
+    add_rows(cluster, 'rs_live', 101, 150)
+    return {'cluster': cluster, 'work': work, 'files': files}
+
+
+def restore_args(cluster, path, **extra):
+    args = {'path': str(path), 'restore_check': True, 'checksum_missing': 'ok', 'fail_on': 'never',
+            'login_host': cluster.host, 'login_port': cluster.port,
+            'login_user': cluster.superuser, 'login_password': cluster.superuser_password}
+    args.update(extra)
+    return args
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.parametrize('kind, command', [('create_clean', 'DROP DATABASE'),
+                                           ('create_clean_gz', 'DROP DATABASE'),
+                                           ('create', 'CREATE DATABASE')])
+def test_restore_check_refuses_a_dump_that_replaces_its_database(ansible, live, kind, command,
+                                                                  check_mode):
+    cluster = live['cluster']
+    before = scratch_databases(cluster)
+    result = ansible.module(MODULE, restore_args(cluster, live['files'][kind]), check=check_mode)
+    assert result['status'] == 'CRITICAL', result['summary']
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'refused' in restore['message']
+    assert 'the command %s' % command in restore['message'], restore['message']
+    assert 'rs_live' in restore['message']
+    assert re.search(r'line \d+ holds', restore['message'])
+    assert 'pg_dump without -C/--create' in restore['message'] and '-Fc' in restore['message']
+    assert result['backups'][0]['restore']['database'] is None
+    # the live database still has the rows written after the dump
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == before == []
+    assert result['changed'] is False
+
+
+@pytest.mark.parametrize('payload, where', [
+    ('\\! touch {marker}', 'footer'),
+    ('\\o {marker}', 'footer'),
+    ('\\! touch {marker}', 'after_copy'),
+    ('\\connect postgres', 'footer'),
+    ("ALTER DATABASE rs_live RENAME TO rs_gone;", 'footer'),
+    ("COPY items TO '{marker}';", 'footer'),
+])
+def test_restore_check_refuses_meta_commands(ansible, live, tmp_path, payload, where):
+    cluster = live['cluster']
+    marker = tmp_path / 'marker'
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_edited.sql',
+                  payload.format(marker=marker), where)
+    result = ansible.module(MODULE, restore_args(cluster, dump))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL', result['summary']
+    assert 'refused' in restore['message']
+    line = dump.read_text().splitlines().index(payload.format(marker=marker)) + 1
+    assert 'line %d holds' % line in restore['message'], restore['message']
+    assert not marker.exists()
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == []
+
+
+def test_restore_check_restores_a_clean_plain_dump(ansible, live, tmp_path):
+    """The control case: a plain dump without -C (rows starting with a backslash in its COPY data)
+    restores into the scratch database, which is dropped."""
+    cluster = live['cluster']
+    result = ansible.module(MODULE, restore_args(cluster, live['files']['clean']))
+    assert result['status'] == 'OK', result['summary']
+    restore = result['backups'][0]['restore']
+    assert restore['error'] is None and restore['dropped'] is True
+    assert restore['rows'] == {}  # no manifest: the row counts come from archives only
+    assert scratch_databases(cluster) == []
+    assert result['scratch_databases_left'] == []
+    gz = tmp_path / 'rs_live_plain.sql.gz'
+    gz.write_bytes(gzip.compress(live['files']['clean'].read_bytes()))
+    result = ansible.module(MODULE, restore_args(cluster, gz), check=True)
+    assert result['status'] == 'OK', result['summary']
+    assert scratch_databases(cluster) == []
+
+
+def test_restore_timeout_drops_the_scratch_database(ansible, live, tmp_path):
+    cluster = live['cluster']
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_slow.sql', 'SELECT pg_sleep(600);')
+    result = ansible.module(MODULE, restore_args(cluster, dump, restore_timeout=2))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'psql did not finish within 2 seconds' in restore['message'], restore['message']
+    assert result['backups'][0]['restore']['dropped'] is True
+    assert result['scratch_databases_left'] == []
+    assert scratch_databases(cluster) == []
+    assert rows(cluster, 'rs_live') == (150, 150)
+
+
+def test_restore_check_on_a_server_that_freezes(ansible, live, tmp_path):
+    """The server stops (SIGSTOP of the postmaster and every backend) while the restore runs: the
+    module returns, names the scratch database it could not drop, and it is the only one left."""
+    cluster = live['cluster']
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_frozen.sql', 'SELECT pg_sleep(600);')
+    outcome = {}
+
+    def run():
+        outcome['result'] = ansible.module(MODULE, restore_args(
+            cluster, dump, restore_timeout=30, connect_timeout=2), timeout=900)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: cluster.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'fleetops_verify_%' "
+            "AND query LIKE '%pg_sleep%'"), timeout=300, what='the restore in pg_sleep')
+        with frozen(cluster):
+            worker.join(600)  # a hang guard only, far beyond the module's own deadlines
+            assert not worker.is_alive(), 'backup_verify did not return on a frozen server'
+    finally:
+        worker.join(600)
+    result = outcome['result']
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'did not finish within 30 seconds' in restore['message'], restore['message']
+    scratch = result['backups'][0]['restore']['database']
+    assert scratch.startswith('fleetops_verify_')
+    assert result['backups'][0]['restore']['dropped'] is False
+    cleanup = check_named(result, 'restore_cleanup')
+    assert cleanup['status'] == 'CRITICAL'
+    assert scratch in cleanup['message'] and 'DROP DATABASE' in cleanup['message']
+    assert result['scratch_databases_left'] == [scratch]
+    # thawed: the named database is the only one left, and it can be dropped as the message says
+    assert scratch_databases(cluster) == [scratch]
+    cluster.execute('DROP DATABASE %s WITH (FORCE)' % scratch)
+    assert rows(cluster, 'rs_live') == (150, 150)
