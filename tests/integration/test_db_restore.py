@@ -9,9 +9,13 @@ to create and rename databases. Both are refused before anything touches the ser
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from .emergency_helpers import backup_now, counts, databases, make_shop
+from .restore_helpers import add_rows, inject, make_live, pg_dump, rows
 
 DB = 'dbr_shop'
 
@@ -98,3 +102,124 @@ def test_a_named_server_restores(ansible, bed):
     assert 'dbr_copy' in databases(cluster)
     assert counts(cluster, 'dbr_copy') == {'public.orders': 321, 'crm.leads': 12}
     assert counts(cluster, DB) == {'public.orders': 321, 'crm.leads': 12}
+
+
+# --------------------------------------------------------------------------------------------
+# Nothing but the staging database is ever touched
+
+
+@pytest.fixture(scope='module')
+def live(bed, tmp_path_factory):
+    """A live database, a pg_dump -C -c plain dump of it, and rows added after the dump."""
+    cluster = bed['cluster']
+    work = tmp_path_factory.mktemp('dbr_live')
+    make_live(cluster, 'dbr_live', rows=100)
+    dumps = {
+        'create_clean': pg_dump(cluster, 'dbr_live', work / 'dbr_live_cc.sql', '-C', '-c'),
+        'create_clean_gz': pg_dump(cluster, 'dbr_live', work / 'dbr_live_cc.sql.gz', '-C', '-c'),
+        'clean': pg_dump(cluster, 'dbr_live', work / 'dbr_live.sql'),
+    }
+    add_rows(cluster, 'dbr_live', 101, 150)
+    return dumps
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.parametrize('kind', ['create_clean', 'create_clean_gz'])
+def test_a_dump_that_replaces_its_database_is_refused(ansible, bed, live, kind, check_mode):
+    cluster = bed['cluster']
+    before = databases(cluster)
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host), **{
+            'path': str(live[kind]), 'database': 'dbr_new'}), check=check_mode)
+    assert result['failed'] is True
+    assert result['status'] == 'CRITICAL'
+    assert 'the command DROP DATABASE' in result['msg'], result['msg']
+    assert 'dbr_live' in result['msg'] and 'line ' in result['msg']
+    assert 'pg_dump without -C/--create' in result['msg']
+    assert result['database'] is None and result['changed'] is False
+    assert databases(cluster) == before
+    assert rows(cluster, 'dbr_live') == (150, 150)
+
+
+def test_a_meta_command_in_a_dump_is_refused(ansible, bed, live, tmp_path):
+    cluster = bed['cluster']
+    marker = tmp_path / 'marker'
+    dump = inject(live['clean'], tmp_path / 'dbr_live_edited.sql', '\\! touch %s' % marker,
+                  where='after_copy')
+    before = databases(cluster)
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host), **{'path': str(dump), 'database': 'dbr_new'}))
+    assert result['failed'] is True
+    assert 'a psql meta-command' in result['msg'] and str(marker) in result['msg']
+    assert not marker.exists()
+    assert databases(cluster) == before
+
+
+def test_a_clean_plain_dump_restores(ansible, bed, live):
+    """The control case: rows starting with a backslash are COPY data, not meta-commands."""
+    cluster = bed['cluster']
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host), **{'path': str(live['clean']), 'database': 'dbr_plain'}))
+    assert result.get('failed') is not True, result.get('msg')
+    assert rows(cluster, 'dbr_plain') == (100, 100)
+    assert cluster.execute("SELECT count(*) FROM items WHERE note LIKE '\\\\!%'",
+                           dbname='dbr_plain')[0][0] == 10
+    assert rows(cluster, 'dbr_live') == (150, 150)
+
+
+@pytest.mark.parametrize('target', ['template0', 'template1', 'postgres'])
+@pytest.mark.parametrize('replace', [False, True])
+def test_templates_and_the_maintenance_database_are_never_a_target(ansible, bed, target, replace):
+    cluster = bed['cluster']
+    before = databases(cluster)
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host, login_db=DB), **{
+            'path': str(bed['dump']), 'database': target, 'replace_existing': replace}))
+    assert result['failed'] is True
+    assert result['msg'].startswith('database: %s is a template or maintenance database' % target)
+    assert databases(cluster) == before
+    assert cluster.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'template%'")[0][0] == 2
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'device', 'directory'])
+def test_a_path_that_is_not_a_backup_file_is_refused_at_once(ansible, bed, tmp_path, kind):
+    cluster = bed['cluster']
+    if kind == 'fifo':
+        path = tmp_path / 'backup.dump'
+        os.mkfifo(path)
+        words = 'is a FIFO, not a backup'
+    elif kind == 'device':
+        path = '/dev/zero'
+        words = 'is a character device, not a backup'
+    else:
+        path = tmp_path / 'empty.dir'
+        path.mkdir()
+        words = 'is not a pg_dump backup'
+    before = databases(cluster)
+    # the harness timeout is only a hang guard: a blocking open would never return
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host), **{'path': str(path), 'database': 'dbr_never'}),
+        timeout=600)
+    assert result['failed'] is True
+    assert result['msg'].startswith('path: %s' % path)
+    assert words in result['msg'], result['msg']
+    assert databases(cluster) == before
+
+
+@pytest.mark.parametrize('change, option, words', [
+    ({'login_user': 'dbr_nobody'}, 'login_', 'dbr_nobody'),
+    ({'login_db': 'dbr_no_such_db'}, 'login_db', 'database "dbr_no_such_db" does not exist'),
+    ({'login_password': 'wrong-secret-123'}, 'login_password', 'password authentication failed'),
+])
+def test_a_connection_failure_names_its_cause(ansible, bed, change, option, words):
+    cluster = bed['cluster']
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host, **change), **{
+            'path': str(bed['dump']), 'database': 'dbr_never'}))
+    assert result['failed'] is True
+    assert result['msg'].startswith(option), result['msg']
+    assert words in result['msg'], result['msg']
+    assert not result['msg'].startswith('login_host')
+    for secret in (cluster.superuser_password, 'wrong-secret-123'):
+        assert secret not in json.dumps(result)
+    assert 'dbr_never' not in databases(cluster)
