@@ -37,7 +37,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 SOURCE = 'backup_verify'
 
 ALL_CHECKS = ['exists', 'age', 'size_change', 'checksum', 'gzip', 'toc', 'data', 'footer',
-              'manifest', 'basebackup']
+              'manifest', 'database', 'basebackup']
 FORMATS = ['auto', 'custom', 'directory', 'tar', 'plain', 'plain_gz', 'basebackup']
 
 # seed guides: RPO 1 hour (max_age), RTO 4 hours (restore_duration)
@@ -56,6 +56,8 @@ TIMESTAMP_RE = re.compile(
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$')
 DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
+# <database>_<UTC stamp>.<ext>: how the postgres_backup role names its dumps
+SERIES_NAME_RE = re.compile(r'^(?P<database>.+)_\d{8}T\d{6}Z\.[A-Za-z0-9.]+$')
 
 
 class ParameterError(ValueError):
@@ -457,6 +459,8 @@ class Verifier:
         integrity_ok = self._integrity(backup, fmt)
         self._checksum(backup, integrity_ok)
         self._manifest(backup)
+        if integrity_ok and 'database' in self.checks:
+            self._database(backup)
         if fmt == 'basebackup' and 'basebackup' in self.checks:
             integrity_ok = self._basebackup(backup) and integrity_ok
         backup.good = integrity_ok and all(s in (OK, WARNING) for s in backup.statuses)
@@ -712,6 +716,50 @@ class Verifier:
                       message='%s agrees with %s (%d tables%s)' % (
                           backup.path, path, len(tables),
                           ', row counts equal' if backup.rows is not None and tables else ''))
+
+    # -- whose dump is it? ----------------------------------------------------------------------
+
+    def expected_databases(self, backup):
+        """``[(name, where the expectation comes from)]`` for the database a backup must hold."""
+        expected = []
+        if self.params.get('database'):
+            expected.append((self.params['database'], 'the database option'))
+        else:
+            match = SERIES_NAME_RE.match(os.path.basename(backup.path.rstrip('/')))
+            if match:
+                expected.append((match.group('database'), 'the file name'))
+        try:
+            manifest, path = load_manifest(backup.path)
+        except (IOError, OSError, ValueError):
+            manifest, path = None, None
+        if manifest and isinstance(manifest.get('database'), str):
+            expected.append((manifest['database'], 'the manifest %s' % path))
+        return expected
+
+    def _database(self, backup):
+        expected = self.expected_databases(backup)
+        if not expected or backup.format == 'basebackup':
+            return
+        wanted = ', '.join('%s (%s)' % item for item in expected)
+        found = (backup.toc or {}).get('database')
+        if found is None:
+            what = 'a plain dump does not record the database it was dumped from' if \
+                backup.format in ('plain', 'plain_gz') else \
+                'the database of a %s backup is not read here' % backup.format
+            self._add(backup, 'database', None, status=OK,
+                      message='%s: %s, so it cannot be compared with %s' % (backup.path, what, wanted))
+            return
+        wrong = [item for item in expected if item[0] != found]
+        if wrong:
+            self._add(backup, 'database', len(wrong), unit='count', status=CRITICAL,
+                      message='%s is a dump of database %s, but %s: a backup of another '
+                              'database under this name' % (
+                                  backup.path, found, ', '.join(
+                                      '%s says %s' % (source, name) for name, source in wrong)))
+            return
+        self._add(backup, 'database', 0, unit='count',
+                  message='%s is a dump of database %s, as %s says' % (
+                      backup.path, found, ' and '.join(source for dummy, source in expected)))
 
     # -- physical base backups -----------------------------------------------------------------
 

@@ -82,13 +82,14 @@ options:
         V(checksum) SHA-256 against the C(<backup>.sha256) sidecar; V(gzip) gzip stream
         integrity; V(toc) the table of contents; V(data) a full read of every data block;
         V(footer) the dump-complete footer of plain dumps; V(manifest) agreement with the JSON
-        manifest; V(basebackup) pg_verifybackup.
+        manifest; V(database) the database named in the archive against the expected one (see
+        O(database)); V(basebackup) pg_verifybackup.
       - Every backup is read once whatever is selected; deselecting a check only drops it from the
         report.
     type: list
     elements: str
-    choices: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
-    default: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
+    choices: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, database, basebackup]
+    default: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, database, basebackup]
   max_age:
     description:
       - The recovery point objective. The newest good backup of a series is V(CRITICAL) when it is
@@ -105,6 +106,17 @@ options:
         V(restore_duration) in seconds (default critical V(~:14400), the four-hour RTO).
     type: dict
     default: {}
+  database:
+    description:
+      - The database the backups must be dumps of. The name recorded in a custom, directory or
+        tar archive's header is compared with it, and with the C(database) of the backup's
+        manifest; a difference is V(CRITICAL) with both names (a dump of another database under
+        the expected file name).
+      - Without it, a file named like the M(fleetops.runbook.postgres_backup) role names its dumps,
+        C(<database>_<YYYYmmddTHHMMSSZ>.<ext>), is expected to hold C(<database>).
+      - Plain dumps do not record the database they were dumped from; for them the check says so
+        and compares nothing.
+    type: str
   checksum_missing:
     description:
       - The status of a backup that has no C(.sha256) sidecar.
@@ -323,6 +335,7 @@ def argument_spec():
         restore_check=dict(type='bool', default=False),
         restore_jobs=dict(type='int', default=1),
         restore_timeout=dict(type='int', default=14400),
+        database=dict(type='str'),
     )
     return spec
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .pg_helpers import check as check_named, wait_until
+from .pg_helpers import check as check_named, checks_named, wait_until
 from .restore_helpers import add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
@@ -173,10 +173,10 @@ def test_every_good_backup_is_ok(ansible, dumps):
 
 def test_series_age_and_shrink(ansible, dumps, tmp_path):
     """Backups differing only in their timestamp form a series; the newest is judged."""
-    src = dumps.files[('bv_medium', 'custom')]
+    src = dumps.files[('bv_small', 'custom_z0')]
     small = dumps.files[('bv_small', 'custom')]
-    old = tmp_path / 'shop_20250101T030000Z.dump'
-    new = tmp_path / 'shop_20250102T030000Z.dump'
+    old = tmp_path / 'bv_small_20250101T030000Z.dump'
+    new = tmp_path / 'bv_small_20250102T030000Z.dump'
     shutil.copy(src, old)
     shutil.copy(small, new)  # the newer backup is far smaller: a shrink
     past = time.time() - 7200
@@ -201,6 +201,58 @@ def test_series_age_and_shrink(ansible, dumps, tmp_path):
                                      'max_age': '3h', 'latest': 0})
     assert [c for c in result['checks'] if c['name'] == 'age'][0]['status'] == 'OK'
     assert len(result['backups']) == 2
+
+
+def test_a_dump_of_another_database_is_critical(ansible, dumps, tmp_path):
+    """A valid dump of bv_medium where a dump of bv_small is expected, by file name, manifest or
+    the database option, in every archive format."""
+    named = tmp_path / 'named'
+    named.mkdir()
+    for fmt, suffix in (('custom', '.dump'), ('tar', '.tar'), ('directory', '.dir')):
+        src = dumps.files[('bv_medium', fmt)]
+        target = named / ('bv_small_20250101T0%d0000Z%s' % (len(suffix), suffix))
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, target)
+    result = ansible.module(MODULE, {'path': str(named), 'latest': 0, 'checksum_missing': 'ok',
+                                     'max_age': '30d', 'fail_on': 'never'})
+    assert result['status'] == 'CRITICAL', result['summary']
+    found = checks_named(result, 'database')
+    assert len(found) == 3
+    for check in found:
+        assert check['status'] == 'CRITICAL'
+        assert 'is a dump of database bv_medium, but the file name says bv_small' in \
+            check['message'], check['message']
+
+    manifest = tmp_path / 'manifest'
+    manifest.mkdir()
+    target = manifest / 'nightly.dump'
+    shutil.copy(dumps.files[('bv_medium', 'custom')], target)
+    Path(str(target) + '.manifest.json').write_text(json.dumps({'database': 'bv_small'}))
+    result = ansible.module(MODULE, {'path': str(target), 'checksum_missing': 'ok',
+                                     'max_age': '30d', 'fail_on': 'never'})
+    check = check_named(result, 'database')
+    assert check['status'] == 'CRITICAL'
+    assert 'bv_medium' in check['message'] and 'manifest' in check['message']
+    assert 'says bv_small' in check['message']
+
+    option = tmp_path / 'option.tar'
+    shutil.copy(dumps.files[('bv_medium', 'tar')], option)
+    args = {'path': str(option), 'checksum_missing': 'ok', 'max_age': '30d', 'fail_on': 'never'}
+    result = ansible.module(MODULE, dict(args, database='bv_small'))
+    check = check_named(result, 'database')
+    assert check['status'] == 'CRITICAL'
+    assert 'the database option says bv_small' in check['message']
+    result = ansible.module(MODULE, dict(args, database='bv_medium'))
+    assert result['status'] == 'OK', result['summary']
+    assert check_named(result, 'database')['status'] == 'OK'
+
+
+def test_the_database_of_a_plain_dump_cannot_be_told(ansible, dumps):
+    result = ansible.module(MODULE, {'path': str(dumps.files[('bv_small', 'plain')]),
+                                     'database': 'bv_medium', 'max_age': '30d'})
+    check = check_named(result, 'database')
+    assert check['status'] == 'OK'
+    assert 'does not record the database it was dumped from' in check['message']
+    assert 'cannot be compared with bv_medium' in check['message']
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,6 +660,12 @@ def test_base_backup(ansible, dumps, tmp_path):
     ({'path': '{empty}', 'latest': -1}, 'latest: must be 0'),
     ({'path': '{empty}', 'login_port': 70000}, 'login_port: 70000 is not a TCP port'),
     ({'path': '{empty}', 'restore_timeout': 0}, 'restore_timeout: must be at least 1'),
+    ({'path': '{empty}', 'thresholds': {'age': 5}}, 'thresholds.age: expected a mapping'),
+    ({'path': '{empty}', 'thresholds': {'age': [1, 2]}}, 'thresholds.age: expected a mapping'),
+    ({'path': '{empty}', 'thresholds': {'size_change': 'x'}},
+     "thresholds.size_change: expected a mapping with warning and/or critical, got 'x'"),
+    ({'path': '{empty}', 'thresholds': 7}, "'thresholds'"),
+    ({'path': '{empty}', 'thresholds': [1, 2]}, "'thresholds'"),
 ])
 def test_bad_input(ansible, tmp_path, args, words):
     args = dict(args)
@@ -766,3 +824,29 @@ def test_restore_check_on_a_server_that_freezes(ansible, live, tmp_path):
     assert scratch_databases(cluster) == [scratch]
     cluster.execute('DROP DATABASE %s WITH (FORCE)' % scratch)
     assert rows(cluster, 'rs_live') == (150, 150)
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'device'])
+def test_a_fifo_or_device_is_not_opened(ansible, tmp_path, kind):
+    if kind == 'fifo':
+        path = tmp_path / 'shop_20250101T030000Z.dump'
+        os.mkfifo(path)
+        words = 'is a FIFO, not a backup file'
+    else:
+        path = '/dev/zero'
+        words = 'is a character device, not a backup file'
+    # the harness timeout is only a hang guard: a blocking open would never return
+    result = ansible.module(MODULE, {'path': str(path), 'fail_on': 'never'}, timeout=600)
+    assert result['status'] == 'CRITICAL'
+    assert words in check_named(result, 'exists')['message']
+
+
+def test_a_fifo_as_manifest_or_sidecar_is_not_opened(ansible, dumps, tmp_path):
+    target = tmp_path / 'copy.dump'
+    shutil.copy(dumps.files[('bv_small', 'custom')], target)
+    os.mkfifo(str(target) + '.manifest.json')
+    os.mkfifo(str(target) + '.sha256')
+    result = ansible.module(MODULE, {'path': str(target), 'fail_on': 'never'}, timeout=600)
+    assert result['status'] == 'CRITICAL'
+    assert 'is a FIFO' in check_named(result, 'manifest')['message']
+    assert 'is a FIFO' in check_named(result, 'checksum')['message']
