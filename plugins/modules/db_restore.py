@@ -18,6 +18,14 @@ description:
     against the counts read from the dump.
   - The dump is restored into a staging database first. Only when the counts match does the staging
     database take the name O(database); a failed restore never touches O(database).
+  - V(template0), V(template1) and V(postgres) (and the login database) are never a target.
+  - A plain dump (C(.sql), C(.sql.gz)) is read first, the way psql reads it, and refused before
+    anything is created when it holds a database-level or cluster-wide command (such as the
+    C(DROP DATABASE), C(CREATE DATABASE) and C(\connect) of C(pg_dump -C -c), which would replace
+    the live database it came from), a psql meta-command other than pg_dump's
+    C(\restrict)/C(\unrestrict) lines, or a C(COPY) other than C(COPY ... FROM stdin); the
+    message gives the line and the command. One that passes runs with C(psql -X -v ON_ERROR_STOP=1
+    --single-transaction). See M(fleetops.runbook.backup_verify) for the full list.
   - When O(database) already exists it is a live database, and the module refuses before changing
     anything, unless O(replace_existing=true). Even then it is never dropped; its sessions are ended
     and it is renamed to C(<database>_replaced_<timestamp>), so it can still be looked at.
@@ -41,7 +49,10 @@ attributes:
     details: Checks the backup, the server and the target, and returns what it would do.
 options:
   path:
-    description: The backup file (or directory dump) to restore.
+    description:
+      - The backup file (or directory dump) to restore.
+      - A FIFO, a device, a socket or a directory that is not a directory-format dump is refused
+        before it is opened.
     type: path
     required: true
   database:
@@ -65,7 +76,10 @@ options:
     type: int
     default: 2
   timeout:
-    description: Seconds after which the restore is abandoned.
+    description:
+      - Seconds after which the restore, or the row counts after it, are abandoned; the program is
+        killed on the client side with everything it started, so a server that stops answering
+        cannot hold the module.
     type: int
     default: 14400
   thresholds:
@@ -88,7 +102,12 @@ options:
   statement_timeout:
     description:
       - Milliseconds that each statement creating, renaming or dropping a database, or ending
-        sessions, may take. The restore itself and the row counts are bound by O(timeout) instead.
+        sessions, may take. On the client, each is abandoned after O(connect_timeout) +
+        O(statement_timeout) + 5 seconds. The restore itself and the row counts are bound by
+        O(timeout) instead.
+      - A connection failure names the option it points at (O(login_db) for a database that does
+        not exist, O(login_user) or O(login_password) for a role that cannot log in) with psql's
+        message; the password never appears.
 notes:
   - The staging database of a failed restore is dropped; it never held anything but the failed
     restore. Nothing else is ever dropped.
