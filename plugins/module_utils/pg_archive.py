@@ -1136,8 +1136,8 @@ class _Statement:
         if first == 'ALTER' and second == 'SYSTEM':
             return 'the command ALTER SYSTEM'
         if first in ('COMMENT', 'SECURITY') and self.on_database:
-            return 'the command %s ON %s' % (' '.join(words[:2]) if first == 'SECURITY' else first,
-                                            self.on_database)
+            command = ' '.join(words[:2]) if first == 'SECURITY' else first
+            return 'the command %s ON %s' % (command, self.on_database)
         if first in ('GRANT', 'REVOKE'):
             if self.on_database:
                 return 'the command %s ... ON %s' % (first, self.on_database)
