@@ -163,6 +163,12 @@ compared_with:
   description: What the counts were compared with.
   returned: when a restore ran
   type: str
+staging_left:
+  description:
+    - The staging database of a failed restore that could not be dropped (the server did not
+      answer in time), or null. The message names it too.
+  returned: always
+  type: str
 replaced_as:
   description: The name the previous O(database) was renamed to, or null.
   returned: always
@@ -193,8 +199,8 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     postgres_argument_spec, validate_connection_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    BackupResult, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind, load_manifest,
-    quote_ident)
+    BackupResult, ProgramTimeout, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind,
+    load_manifest, quote_ident)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')
@@ -286,9 +292,19 @@ class Restorer(RestoreCheck):
         base = self.target[:63 - len(suffix) - len(self.stamp) - 2]
         return '%s_%s_%s' % (base, suffix, self.stamp)
 
+    def _cleanup(self, staging, result):
+        """Drop the staging database; '' when gone, else a sentence naming it for the message."""
+        if self._drop(staging):
+            return ''
+        result['staging_left'] = staging
+        return ('; the staging database %s could not be dropped (the server did not answer in '
+                'time, or refused): drop it once the server answers: DROP DATABASE %s WITH (FORCE)'
+                % (staging, quote_ident(staging)))
+
     def run(self, backup):
         params = self.module.params
         result = {'database': None, 'path': backup.path, 'mismatches': [], 'replaced_as': None,
+                  'staging_left': None,
                   'backup_time': backup_time(backup.path), 'plan': self.plan, 'changed': False}
         exists = self.exists(self.target)
         if exists and not params['replace_existing']:
@@ -316,19 +332,24 @@ class Restorer(RestoreCheck):
             return result, None
 
         started = time.monotonic()
-        self.control('CREATE DATABASE %s' % quote_ident(staging))
+        try:
+            self.control('CREATE DATABASE %s' % quote_ident(staging))
+        except ProgramTimeout as exc:
+            # stopped while the server was working on it: it may exist all the same
+            return result, 'cannot create the staging database, %s was not touched: %s%s' % (
+                self.target, exc, self._cleanup(staging, result))
         result['changed'] = True
         try:
             self._load(backup, staging)
             if params['verify_rows']:
                 self.compare_rows(backup, staging, result)
         except RuntimeError as exc:
-            self._drop(staging)
+            left = self._cleanup(staging, result)
             result['seconds'] = round(time.monotonic() - started, 3)
-            return result, 'restore of %s failed, %s was not touched: %s' % (
-                backup.path, self.target, str(exc)[-1500:])
+            return result, 'restore of %s failed, %s was not touched: %s%s' % (
+                backup.path, self.target, str(exc)[-1500:], left)
         if result['mismatches']:
-            self._drop(staging)
+            self._cleanup(staging, result)
             result['seconds'] = round(time.monotonic() - started, 3)
             return result, None
         if replaced:
@@ -443,6 +464,11 @@ def main():
     else:
         report.add('restore', None, target=params['database'], status='OK',
                    message='would restore %s into %s' % (path, params['database']))
+    if result.get('staging_left'):
+        report.add('restore_cleanup', 1, unit='count', target=result['staging_left'],
+                   status=CRITICAL, message='the staging database %s could not be dropped; drop it '
+                                            'once the server answers: DROP DATABASE %s WITH (FORCE)'
+                                            % (result['staging_left'], quote_ident(result['staging_left'])))
     finish(module, report, **result)
 
 

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from .emergency_helpers import backup_now, counts, databases, make_shop
-from .restore_helpers import add_rows, inject, make_live, pg_dump, rows
+from .restore_helpers import add_rows, inject, make_live, pg_dump, rows, scratch_databases
 
 DB = 'dbr_shop'
 
@@ -223,3 +223,18 @@ def test_a_connection_failure_names_its_cause(ansible, bed, change, option, word
     for secret in (cluster.superuser_password, 'wrong-secret-123'):
         assert secret not in json.dumps(result)
     assert 'dbr_never' not in databases(cluster)
+
+
+def test_a_restore_past_its_timeout_drops_the_staging_database(ansible, bed, live, tmp_path):
+    cluster = bed['cluster']
+    dump = inject(live['clean'], tmp_path / 'dbr_live_slow.sql', 'SELECT pg_sleep(600);')
+    before = databases(cluster)
+    result = ansible.module('fleetops.runbook.db_restore', dict(connection(
+        cluster, login_host=cluster.host), **{'path': str(dump), 'database': 'dbr_slow',
+                                             'timeout': 2}))
+    assert result['failed'] is True
+    assert 'psql did not finish within 2 seconds' in result['msg'], result['msg']
+    assert 'dbr_slow was not touched' in result['msg']
+    assert result['staging_left'] is None
+    assert databases(cluster) == before and scratch_databases(cluster) == []
+    assert rows(cluster, 'dbr_live') == (150, 150)

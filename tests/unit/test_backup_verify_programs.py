@@ -10,6 +10,7 @@ import gzip
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,27 @@ def test_gzip_feeder_stops_when_the_reader_does(tmp_path):
     feeder.join()
     assert rc == 0
     assert feeder.error is None  # a closed pipe is not an error of the feeder
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def test_run_program_stops_what_the_program_started(tmp_path):
+    """At the deadline the whole process group goes (pg_restore -j forks its workers): a child
+    that would outlive its parent cannot hold the caller."""
+    pidfile = tmp_path / 'child.pid'
+    script = 'sleep 300 & echo $! > %s; wait' % pidfile
+    with pytest.raises(backup_verify.ProgramTimeout):
+        backup_verify.run_program(run_command, ['sh', '-c', script], timeout=5)
+    child = int(pidfile.read_text())
+    for dummy in range(600):  # a hang guard only: the kill is immediate
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
