@@ -695,6 +695,8 @@ def live(pg_cluster_factory, tmp_path_factory):
         'create_clean_gz': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.sql.gz', '-C', '-c'),
         'create': pg_dump(cluster, 'rs_live', work / 'rs_live_c.sql', '-C'),
         'clean': pg_dump(cluster, 'rs_live', work / 'rs_live_plain.sql'),
+        'archive_create_clean': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.dump', '-Fc', '-C',
+                                        '-c'),
     }
     add_rows(cluster, 'rs_live', 101, 150)
     return {'cluster': cluster, 'work': work, 'files': files}
@@ -771,6 +773,23 @@ def test_restore_check_restores_a_clean_plain_dump(ansible, live, tmp_path):
     gz.write_bytes(gzip.compress(live['files']['clean'].read_bytes()))
     result = ansible.module(MODULE, restore_args(cluster, gz), check=True)
     assert result['status'] == 'OK', result['summary']
+    assert scratch_databases(cluster) == []
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(ansible, live,
+                                                                               check_mode):
+    """pg_restore without --create never runs an archive's DATABASE entries, nor its DROPs
+    without --clean: a pg_dump -Fc -C -c archive is restored into the scratch database only."""
+    cluster = live['cluster']
+    result = ansible.module(MODULE, restore_args(cluster, live['files']['archive_create_clean'],
+                                                 database='rs_live'), check=check_mode)
+    assert result['status'] == 'OK', result['summary']
+    restore = result['backups'][0]['restore']
+    assert restore['rows'] == {'public.items': 100} and restore['mismatches'] == []
+    assert restore['dropped'] is True
+    assert check_named(result, 'database')['status'] == 'OK'
+    assert rows(cluster, 'rs_live') == (150, 150)
     assert scratch_databases(cluster) == []
 
 
