@@ -244,11 +244,14 @@ def read_small_file(path, limit=MAX_SIDE_FILE):
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise ValueError('%s is %s' % (path, file_kind(mode)))
-        data = os.read(fd, limit + 1)
-        chunks = [data]
-        while data and sum(len(c) for c in chunks) <= limit:
-            data = os.read(fd, limit + 1)
-            chunks.append(data)
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, limit + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
         data = b''.join(chunks)
     finally:
         os.close(fd)

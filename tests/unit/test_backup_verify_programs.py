@@ -122,3 +122,19 @@ def test_run_program_stops_what_the_program_started(tmp_path):
             break
         time.sleep(0.1)
     assert not _alive(child)
+
+
+def test_side_files_are_read_with_a_bound(tmp_path):
+    small = tmp_path / 'x.sha256'
+    small.write_text('%s  x\n' % ('a' * 64))
+    assert backup_verify.read_sidecar(str(small)) == {'x': 'a' * 64}
+    big = tmp_path / 'big.json'
+    big.write_bytes(b' ' * 2048)
+    with pytest.raises(ValueError, match='larger than 1024 bytes'):
+        backup_verify.read_small_file(str(big), limit=1024)
+    fifo = tmp_path / 'fifo.json'
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match='is a FIFO'):
+        backup_verify.read_small_file(str(fifo))
+    with pytest.raises(ValueError, match='is a character device'):
+        backup_verify.read_small_file('/dev/zero')
