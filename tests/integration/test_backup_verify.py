@@ -714,8 +714,8 @@ def restore_args(cluster, path, **extra):
 @pytest.mark.parametrize('kind, command', [('create_clean', 'DROP DATABASE'),
                                            ('create_clean_gz', 'DROP DATABASE'),
                                            ('create', 'CREATE DATABASE')])
-def test_restore_check_refuses_a_dump_that_replaces_its_database(ansible, live, kind, command,
-                                                                  check_mode):
+def test_restore_check_refuses_a_dump_that_replaces_its_database(
+        ansible, live, kind, command, check_mode):
     cluster = live['cluster']
     before = scratch_databases(cluster)
     result = ansible.module(MODULE, restore_args(cluster, live['files'][kind]), check=check_mode)
@@ -777,8 +777,8 @@ def test_restore_check_restores_a_clean_plain_dump(ansible, live, tmp_path):
 
 
 @pytest.mark.parametrize('check_mode', [False, True])
-def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(ansible, live,
-                                                                               check_mode):
+def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(
+        ansible, live, check_mode):
     """pg_restore without --create never runs an archive's DATABASE entries, nor its DROPs
     without --clean: a pg_dump -Fc -C -c archive is restored into the scratch database only."""
     cluster = live['cluster']

@@ -229,9 +229,9 @@ def test_a_restore_past_its_timeout_drops_the_staging_database(ansible, bed, liv
     cluster = bed['cluster']
     dump = inject(live['clean'], tmp_path / 'dbr_live_slow.sql', 'SELECT pg_sleep(600);')
     before = databases(cluster)
+    args = {'path': str(dump), 'database': 'dbr_slow', 'timeout': 2}
     result = ansible.module('fleetops.runbook.db_restore', dict(connection(
-        cluster, login_host=cluster.host), **{'path': str(dump), 'database': 'dbr_slow',
-                                             'timeout': 2}))
+        cluster, login_host=cluster.host), **args))
     assert result['failed'] is True
     assert 'psql did not finish within 2 seconds' in result['msg'], result['msg']
     assert 'dbr_slow was not touched' in result['msg']
