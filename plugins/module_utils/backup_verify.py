@@ -989,19 +989,25 @@ class RestoreCheck:
 
     @staticmethod
     def preflight(backup):
-        """Refuse a plain dump that holds more than plain pg_dump without -C writes (RestoreRefused).
+        """Refuse a dump that holds more than pg_dump without -C writes (RestoreRefused).
 
-        Archives need no scan: pg_restore without --create never runs their database entries.
+        A plain dump is scanned whole. Of an archive, the SQL of every table of contents entry
+        that pg_restore runs without --create is scanned (its DATABASE entries are never run).
         """
-        if backup.format not in ('plain', 'plain_gz'):
-            return None
         try:
-            return pg_archive.check_plain_dump(backup.path, backup.format == 'plain_gz')
+            if backup.format in ('plain', 'plain_gz'):
+                return pg_archive.check_plain_dump(backup.path, backup.format == 'plain_gz')
+            if backup.format in ('custom', 'directory', 'tar'):
+                return pg_archive.check_archive_toc(backup.path, backup.format)
         except pg_archive.UnsafeDump as exc:
             raise RestoreRefused(str(exc))
+        except (pg_archive.BackupError, pg_archive.Unverifiable) as exc:
+            raise RestoreRefused('the table of contents of %s cannot be checked before the '
+                                 'restore: %s' % (backup.path, exc))
         except (IOError, OSError, zlib.error) as exc:
             raise RestoreRefused('%s cannot be read to check it before the restore: %s' % (
                 backup.path, getattr(exc, 'strerror', None) or exc))
+        return None
 
     def run(self, backup):
         for name in ('psql', 'pg_restore'):

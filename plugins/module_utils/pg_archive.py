@@ -1042,6 +1042,7 @@ _SQL_TOKEN_RE = re.compile(r"""
   | (?P<other>[0-9]+[A-Za-z0-9_$]*|.)
 """, re.VERBOSE | re.DOTALL)
 
+_STD_STRINGS_ON_RE = re.compile(r"standard_conforming_strings\s*(=|\bTO\b)\s*'?on'?\s*;?\s*$", re.IGNORECASE)
 # first words of a statement that reach beyond the database the script runs in
 _CLUSTER_OBJECTS = ('DATABASE', 'ROLE', 'USER', 'GROUP', 'TABLESPACE')
 
@@ -1147,7 +1148,8 @@ class _Statement:
             return 'a COPY other than COPY ... FROM stdin (server files or programs)'
         if first in ('DO', 'CALL'):
             return 'the command %s, which pg_dump never writes' % first
-        if first == 'SET' and second == 'STANDARD_CONFORMING_STRINGS' and words[-1] != 'ON':
+        if first == 'SET' and second == 'STANDARD_CONFORMING_STRINGS' and \
+                not _STD_STRINGS_ON_RE.search(self.source):
             return 'SET standard_conforming_strings other than on'
         return None
 
@@ -1319,3 +1321,56 @@ def plain_blocks(path, gzipped, block_size=1 << 20):
 def check_plain_dump(path, gzipped):
     """:func:`check_plain_script` over a .sql or .sql.gz file (zlib.error when damaged)."""
     return check_plain_script(plain_blocks(path, gzipped), path)
+
+
+# TOC entries that pg_restore runs only with --create, which a test restore never uses
+_CREATE_ONLY = ('DATABASE', 'DATABASE PROPERTIES')
+
+
+def read_archive_toc(path, fmt):
+    """The header and table of contents of a custom, directory or tar archive (no data read)."""
+    archive = Archive()
+    if fmt == 'directory':
+        toc_path = os.path.join(path, 'toc.dat')
+        with OnePassFile(toc_path) as reader:
+            cursor = Cursor(reader.blocks(), toc_path)
+            read_header(cursor, archive, (FORMAT_DIRECTORY, FORMAT_TAR))
+            read_toc(cursor, archive, os.path.getsize(toc_path))
+        return archive
+    if fmt == 'custom':
+        with OnePassFile(path) as reader:
+            cursor = Cursor(reader.blocks(), path)
+            read_header(cursor, archive, FORMAT_CUSTOM)
+            read_toc(cursor, archive, os.path.getsize(path))
+        return archive
+    try:
+        with tarfile.open(path, mode='r|') as tar:
+            for member in tar:
+                if member.name != 'toc.dat' or not member.isfile():
+                    continue
+                handle = tar.extractfile(member)
+                cursor = Cursor(iter(lambda: handle.read(BLOCK_SIZE), b''), '%s:toc.dat' % path)
+                read_header(cursor, archive, FORMAT_TAR)
+                read_toc(cursor, archive, os.path.getsize(path))
+                return archive
+    except tarfile.TarError as exc:
+        raise BackupError('%s: not a readable tar archive (%s)' % (path, exc))
+    raise BackupError('%s: no toc.dat member: not a pg_dump tar archive' % path)
+
+
+def check_archive_toc(path, fmt):
+    """:func:`check_plain_script` over the SQL of every TOC entry pg_restore runs without
+    --create: a crafted archive can hold any SQL in an entry's definition, as a plain dump can."""
+    archive = read_archive_toc(path, fmt)
+    checked = 0
+    for entry in archive.entries:
+        if entry.desc in _CREATE_ONLY or (
+                entry.desc in ('ACL', 'COMMENT', 'SECURITY LABEL') and
+                (entry.tag or '').startswith('DATABASE ')):
+            continue
+        for text in (entry.defn, entry.copy_stmt):
+            if text:
+                check_plain_script([text.encode('utf-8')], '%s: the table of contents entry %d '
+                                   '(%s)' % (path, entry.dump_id, entry.label()))
+                checked += 1
+    return {'database': archive.database, 'entries': len(archive.entries), 'checked': checked}

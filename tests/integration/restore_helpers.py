@@ -98,3 +98,17 @@ def frozen(cluster):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def tamper_toc(toc_path, starts_with, prefix):
+    """Put ``prefix`` (SQL) before the definition of the table of contents entry whose definition
+    starts with ``starts_with``, in the toc.dat of a directory-format dump (its entries hold no
+    file offsets, so the rest stays valid)."""
+    data = Path(toc_path).read_bytes()
+    int_size = data[8]
+    start = data.index(starts_with.encode())
+    head = start - 1 - int_size
+    length = int.from_bytes(data[head + 1:start], 'little')
+    text = prefix.encode() + data[start:start + length]
+    encoded = b'\0' + len(text).to_bytes(int_size, 'little') + text
+    Path(toc_path).write_bytes(data[:head] + encoded + data[start + length:])

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from .pg_helpers import check as check_named, checks_named, wait_until
-from .restore_helpers import add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases
+from .restore_helpers import (
+    add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
 
@@ -789,6 +790,27 @@ def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(
     assert restore['rows'] == {'public.items': 100} and restore['mismatches'] == []
     assert restore['dropped'] is True
     assert check_named(result, 'database')['status'] == 'OK'
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == []
+
+
+@pytest.mark.parametrize('prefix, words', [
+    ('DROP DATABASE rs_live;\n', 'the command DROP DATABASE'),
+    ("ALTER ROLE postgres PASSWORD 'x';\n", 'the command ALTER ROLE'),
+])
+def test_restore_check_refuses_an_archive_with_foreign_sql_in_its_toc(ansible, live, tmp_path,
+                                                                     prefix, words):
+    """pg_restore runs what a table of contents entry defines: a crafted archive is scanned too."""
+    cluster = live['cluster']
+    target = tmp_path / 'rs_live_crafted.dir'
+    subprocess.run(['pg_dump', '-Fd', '-f', str(target), 'rs_live'],
+                   env=dict(os.environ, **cluster.env()), check=True, capture_output=True)
+    tamper_toc(target / 'toc.dat', 'CREATE TABLE public.items', prefix)
+    result = ansible.module(MODULE, restore_args(cluster, target))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL', result['summary']
+    assert 'refused' in restore['message'] and words in restore['message'], restore['message']
+    assert 'TABLE public.items' in restore['message']
     assert rows(cluster, 'rs_live') == (150, 150)
     assert scratch_databases(cluster) == []
 

@@ -194,6 +194,12 @@ def test_what_reaches_beyond_the_database_is_refused(body, line, words):
     assert 'pg_dump without -C/--create' in str(error) and '-Fc' in str(error)
 
 
+@pytest.mark.parametrize('statement', ["SET standard_conforming_strings = 'on';\n",
+                                       'SET standard_conforming_strings TO on;\n'])
+def test_standard_conforming_strings_on_passes(statement):
+    assert scan(statement)['statements'] == 4
+
+
 def test_a_meta_command_is_not_hidden_in_copy_data_nor_data_taken_for_one():
     # a data row that starts with \. but is longer is data; the block ends only at a bare \.
     stats = scan('COPY t FROM stdin;\n\\.x\n\\!\n\\.\n')
