@@ -146,7 +146,9 @@ options:
         or C(-C -c) writes would otherwise replace the live database. The message gives the line and
         the command. Dumps made with C(pg_dump -Fc), or plain C(pg_dump) without C(-C)/C(-c), can be
         tested. A plain dump that passes runs with C(psql -X -v ON_ERROR_STOP=1
-        --single-transaction)."
+        --single-transaction). Of a custom, directory or tar archive, the SQL of every table of
+        contents entry that C(pg_restore) runs (without C(--create) it never runs the database
+        entries) is checked the same way."
       - Every client program runs under a client-side deadline (see O(restore_timeout) and
         O(statement_timeout)); at the deadline it is killed with everything it started.
       - "The restore duration is returned and judged against the V(restore_duration) threshold:

@@ -25,7 +25,8 @@ description:
     the live database it came from), a psql meta-command other than pg_dump's
     C(\restrict)/C(\unrestrict) lines, or a C(COPY) other than C(COPY ... FROM stdin); the
     message gives the line and the command. One that passes runs with C(psql -X -v ON_ERROR_STOP=1
-    --single-transaction). See M(fleetops.runbook.backup_verify) for the full list.
+    --single-transaction). The SQL of the table of contents entries of an archive is checked
+    the same way. See M(fleetops.runbook.backup_verify) for the full list.
   - When O(database) already exists it is a live database, and the module refuses before changing
     anything, unless O(replace_existing=true). Even then it is never dropped; its sessions are ended
     and it is renamed to C(<database>_replaced_<timestamp>), so it can still be looked at.
