@@ -798,8 +798,8 @@ def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(
     ('DROP DATABASE rs_live;\n', 'the command DROP DATABASE'),
     ("ALTER ROLE postgres PASSWORD 'x';\n", 'the command ALTER ROLE'),
 ])
-def test_restore_check_refuses_an_archive_with_foreign_sql_in_its_toc(ansible, live, tmp_path,
-                                                                     prefix, words):
+def test_restore_check_refuses_an_archive_with_foreign_sql_in_its_toc(
+        ansible, live, tmp_path, prefix, words):
     """pg_restore runs what a table of contents entry defines: a crafted archive is scanned too."""
     cluster = live['cluster']
     target = tmp_path / 'rs_live_crafted.dir'
