@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
 from .emergency_helpers import backup_now, counts, databases, make_shop
-from .restore_helpers import add_rows, inject, make_live, pg_dump, rows, scratch_databases
+from .pg_helpers import wait_until
+from .restore_helpers import (
+    add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases)
 
 DB = 'dbr_shop'
 
@@ -237,4 +240,42 @@ def test_a_restore_past_its_timeout_drops_the_staging_database(ansible, bed, liv
     assert 'dbr_slow was not touched' in result['msg']
     assert result['staging_left'] is None
     assert databases(cluster) == before and scratch_databases(cluster) == []
+    assert rows(cluster, 'dbr_live') == (150, 150)
+
+
+def test_a_server_that_freezes_during_the_restore(ansible, bed, live, tmp_path):
+    """The server stops (SIGSTOP of the postmaster and every backend) while the restore runs: the
+    module returns, and names the staging database it could not drop."""
+    cluster = bed['cluster']
+    dump = inject(live['clean'], tmp_path / 'dbr_live_frozen.sql', 'SELECT pg_sleep(600);')
+    outcome = {}
+
+    def run():
+        args = {'path': str(dump), 'database': 'dbr_frozen', 'timeout': 30, 'connect_timeout': 2}
+        outcome['result'] = ansible.module('fleetops.runbook.db_restore', dict(connection(
+            cluster, login_host=cluster.host), **args), timeout=900)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: cluster.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'dbr_frozen_restoring_%' "
+            "AND query LIKE '%pg_sleep%'"), timeout=300, what='the restore in pg_sleep')
+        with frozen(cluster):
+            worker.join(600)  # a hang guard only, far beyond the module's own deadlines
+            assert not worker.is_alive(), 'db_restore did not return on a frozen server'
+    finally:
+        worker.join(600)
+    result = outcome['result']
+    assert result['failed'] is True
+    assert 'psql did not finish within 30 seconds' in result['msg'], result['msg']
+    staging = result['staging_left']
+    assert staging.startswith('dbr_frozen_restoring_')
+    cleanup = [c for c in result['checks'] if c['name'] == 'restore_cleanup']
+    assert len(cleanup) == 1 and cleanup[0]['status'] == 'CRITICAL'
+    assert staging in cleanup[0]['message'] and 'DROP DATABASE' in cleanup[0]['message']
+    # thawed: the named staging database is the only one left; the target was never created
+    assert scratch_databases(cluster) == [staging]
+    assert 'dbr_frozen' not in databases(cluster)
+    cluster.execute('DROP DATABASE %s WITH (FORCE)' % staging)
     assert rows(cluster, 'dbr_live') == (150, 150)
