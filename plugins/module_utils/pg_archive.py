@@ -1062,25 +1062,81 @@ class UnsafeDump(Exception):
                 label, line, what, text, TESTABLE_DUMP_HINT))
 
 
-def _lines(blocks, limit):
-    """``(text, complete)`` per line of a stream of byte blocks; a line longer than ``limit`` comes
-    in pieces (``complete`` False on all but the last), so memory stays bounded."""
-    pending = b''
-    for block in blocks:
-        pending += block
-        start = 0
+class _ScriptReader:
+    """Lines of a stream of byte blocks, and a fast skip over COPY data. A line longer than
+    ``limit`` comes in pieces, so memory stays bounded."""
+
+    def __init__(self, blocks, limit):
+        self._blocks = iter(blocks)
+        self.limit = limit
+        self.buf = b''
+        self.pos = 0
+
+    def _more(self):
+        block = next(self._blocks, None)
+        if block is None:
+            return False
+        self.buf = self.buf[self.pos:] + block
+        self.pos = 0
+        return True
+
+    def line(self):
+        """``(bytes, complete)`` of the next line (``complete`` False for a piece of a long line),
+        or None at the end."""
         while True:
-            end = pending.find(b'\n', start)
-            if end < 0:
-                break
-            yield pending[start:end + 1].decode('utf-8', 'replace'), True
-            start = end + 1
-        pending = pending[start:]
-        while len(pending) > limit:
-            yield pending[:limit].decode('utf-8', 'replace'), False
-            pending = pending[limit:]
-    if pending:
-        yield pending.decode('utf-8', 'replace'), True
+            end = self.buf.find(b'\n', self.pos)
+            if end >= 0:
+                text = self.buf[self.pos:end + 1]
+                self.pos = end + 1
+                return text, True
+            if len(self.buf) - self.pos > self.limit:
+                text = self.buf[self.pos:self.pos + self.limit]
+                self.pos += self.limit
+                return text, False
+            if not self._more():
+                if self.pos < len(self.buf):
+                    text = self.buf[self.pos:]
+                    self.pos = len(self.buf)
+                    return text, True
+                return None
+
+    def skip_copy(self):
+        """Skip COPY data from a line start up to and including the line that is exactly ``\\.``
+        (psql's end-of-data marker); returns the number of lines skipped, the marker's included."""
+        lines = 0
+        midline = False
+        while True:
+            if midline:
+                end = self.buf.find(b'\n', self.pos)
+                if end < 0:
+                    self.pos = len(self.buf)
+                    if not self._more():
+                        return lines + 1
+                    continue
+                self.pos = end + 1
+                lines += 1
+                midline = False
+            if self.buf.startswith((b'\\.\n', b'\\.\r\n'), self.pos):
+                self.pos = self.buf.index(b'\n', self.pos) + 1
+                return lines + 1
+            found = [i for i in (self.buf.find(b'\n\\.\n', self.pos),
+                                 self.buf.find(b'\n\\.\r\n', self.pos)) if i >= 0]
+            if found:
+                lines += self.buf.count(b'\n', self.pos, min(found) + 1)
+                self.pos = min(found) + 1
+                continue
+            last = self.buf.rfind(b'\n', self.pos)
+            if last >= 0:
+                lines += self.buf.count(b'\n', self.pos, last + 1)
+                self.pos = last + 1
+            if len(self.buf) - self.pos > 4:
+                midline = True  # longer than any end marker: data
+                continue
+            if not self._more():
+                if self.pos < len(self.buf):
+                    lines += 1
+                    self.pos = len(self.buf)
+                return lines
 
 
 class _Statement:
@@ -1166,23 +1222,25 @@ def check_plain_script(blocks, label):
     statement = None
     number = 0
     line_done = True        # the previous piece ended a line
-    copy_line_start = True
     stats = {'statements': 0, 'copy_blocks': 0, 'meta_commands': []}
 
     def refuse(what, text):
         raise UnsafeDump(label, number, what, text.strip()[:200])
 
-    for text, complete in _lines(blocks, MAX_SQL_LINE):
+    reader = _ScriptReader(blocks, MAX_SQL_LINE)
+    while True:
+        if state == 'copy':
+            number += reader.skip_copy()
+            state = 'sql'
+            continue
+        item = reader.line()
+        if item is None:
+            break
+        raw, complete = item
+        text = raw.decode('utf-8', 'replace')
         if line_done:
             number += 1
         line_done = complete
-        if state == 'copy':
-            # data until a line that is exactly \. (psql's end-of-data marker)
-            if copy_line_start and complete and text.rstrip('\r\n') == '\\.' and \
-                    text.endswith('\n'):
-                state = 'sql'
-            copy_line_start = complete
-            continue
         if not complete and state == 'sql':
             refuse('an SQL line longer than %d MiB that cannot be checked' % (MAX_SQL_LINE >> 20),
                    text[:80])
@@ -1272,7 +1330,6 @@ def check_plain_script(blocks, label):
                             refuse('text after a COPY ... FROM stdin statement on its line',
                                    text[pos:])
                         state = 'copy'
-                        copy_line_start = True
                         stats['copy_blocks'] += 1
                         statement = None
                         break
