@@ -22,7 +22,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
+import sys
 import threading
 import time
 import uuid
@@ -35,7 +37,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 SOURCE = 'backup_verify'
 
 ALL_CHECKS = ['exists', 'age', 'size_change', 'checksum', 'gzip', 'toc', 'data', 'footer',
-              'manifest', 'basebackup']
+              'manifest', 'database', 'basebackup']
 FORMATS = ['auto', 'custom', 'directory', 'tar', 'plain', 'plain_gz', 'basebackup']
 
 # seed guides: RPO 1 hour (max_age), RTO 4 hours (restore_duration)
@@ -54,6 +56,8 @@ TIMESTAMP_RE = re.compile(
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$')
 DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
+# <database>_<UTC stamp>.<ext>: how the postgres_backup role names its dumps
+SERIES_NAME_RE = re.compile(r'^(?P<database>.+)_\d{8}T\d{6}Z\.[A-Za-z0-9.]+$')
 
 
 class ParameterError(ValueError):
@@ -64,12 +68,18 @@ class ProgramTimeout(RuntimeError):
     """A client program did not finish in time and was killed."""
 
 
+# Runs a client program as the leader of its own process group, so that a deadline stops the
+# program and whatever it forked (pg_restore -j workers) at once; run_command has no such option.
+_GROUP_LEADER = 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])'
+
+
 def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_start=None):
     """``(rc, stdout, stderr)`` of ``args`` run through ``run_command``.
 
-    ``env`` updates the inherited environment; ``timeout`` kills the program after that many
-    seconds (ProgramTimeout); ``on_start(proc)`` runs once the program has started, before its
-    output is read: a thread it starts (to feed the program) overlaps with that read.
+    ``env`` updates the inherited environment; ``timeout`` kills the program (and every process it
+    started) after that many seconds and raises ProgramTimeout; ``on_start(proc)`` runs once the
+    program has started, before its output is read: a thread it starts (to feed the program)
+    overlaps with that read.
     """
     expired = []
     timers = []
@@ -78,7 +88,14 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
         if timeout:
             def expire():
                 expired.append(True)
-                proc.kill()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    proc.kill()
+                except OSError:
+                    pass
             timer = threading.Timer(timeout, expire)
             timer.daemon = True
             timer.start()
@@ -90,14 +107,17 @@ def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_sta
                   before_communicate_callback=started)
     if pass_fds:
         kwargs['pass_fds'] = pass_fds
+    command = list(args)
+    if timeout and sys.executable:
+        command = [sys.executable, '-c', _GROUP_LEADER] + command
     try:
-        rc, out, err = run_command(args, **kwargs)
+        rc, out, err = run_command(command, **kwargs)
     finally:
         for timer in timers:
             timer.cancel()
     if expired:
-        raise ProgramTimeout('%s did not finish within %d seconds and was stopped' % (
-            os.path.basename(args[0]), timeout))
+        raise ProgramTimeout('%s did not finish within %s seconds and was stopped' % (
+            os.path.basename(args[0]), _num(timeout)))
     return rc, out, err
 
 
@@ -204,10 +224,45 @@ def _size(path):
 # Sidecars and manifests
 
 
+MAX_SIDE_FILE = 16 * 1024 * 1024
+
+
+def file_kind(mode):
+    """What a non-regular, non-directory file is, for messages."""
+    for test, name in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket')):
+        if test(mode):
+            return name
+    return 'not a regular file'
+
+
+def read_small_file(path, limit=MAX_SIDE_FILE):
+    """The text of a sidecar or manifest: a regular file of at most ``limit`` bytes, opened without
+    blocking (a FIFO or a device raises ValueError instead of hanging)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError('%s is %s' % (path, file_kind(mode)))
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, limit + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        data = b''.join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError('%s is larger than %d bytes' % (path, limit))
+    return data.decode('utf-8')
+
+
 def read_sidecar(path):
     """Parse a sha256sum-format file into ``{name: hex}``; raises ValueError on a bad line."""
-    with open(path, 'r') as handle:
-        text = handle.read()
+    text = read_small_file(path)
     sums = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -235,8 +290,10 @@ def load_manifest(path):
     manifest_path = path.rstrip('/') + MANIFEST_SUFFIX
     if not os.path.exists(manifest_path):
         return None, manifest_path
-    with open(manifest_path, 'r') as handle:
-        return json.load(handle), manifest_path
+    manifest = json.loads(read_small_file(manifest_path))
+    if not isinstance(manifest, dict):
+        raise ValueError('%s does not hold a JSON object' % manifest_path)
+    return manifest, manifest_path
 
 
 class BackupResult:
@@ -293,13 +350,23 @@ class Verifier:
         self.changed = False
         self.diffs = []
         self.written = []
+        self.scratch_left = []
         checks = params.get('checks') or list(ALL_CHECKS)
         unknown = [c for c in checks if c not in ALL_CHECKS]
         if unknown:
             raise ParameterError('checks: unknown check(s) %s; choose from %s' % (
                 ', '.join(unknown), ', '.join(ALL_CHECKS)))
         self.checks = set(checks)
-        given = dict(params.get('thresholds') or {})
+        given = params.get('thresholds') or {}
+        if not isinstance(given, dict):
+            raise ParameterError('thresholds: expected a mapping of check names to warning and/or '
+                                 'critical ranges (e.g. {age: {critical: "~:3600"}}), got %r'
+                                 % (given,))
+        given = dict(given)
+        for name, levels in given.items():
+            if levels is not None and not isinstance(levels, dict):
+                raise ParameterError('thresholds.%s: expected a mapping with warning and/or '
+                                     'critical, got %r' % (name, levels))
         if params.get('max_age') is not None:
             seconds = parse_duration(params['max_age'], 'max_age')
             age = dict(given.get('age') or {})
@@ -353,6 +420,7 @@ class Verifier:
         extra = {
             'backups': [b.as_dict(self.now) for b in backups],
             'changed': self.changed,
+            'scratch_databases_left': list(self.scratch_left),
         }
         good = [b for b in backups if b.good]
         extra['newest_good'] = None
@@ -394,6 +462,8 @@ class Verifier:
         integrity_ok = self._integrity(backup, fmt)
         self._checksum(backup, integrity_ok)
         self._manifest(backup)
+        if integrity_ok and 'database' in self.checks:
+            self._database(backup)
         if fmt == 'basebackup' and 'basebackup' in self.checks:
             integrity_ok = self._basebackup(backup) and integrity_ok
         backup.good = integrity_ok and all(s in (OK, WARNING) for s in backup.statuses)
@@ -414,6 +484,11 @@ class Verifier:
                           path, exc.strerror or exc))
             return False
         is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and not stat.S_ISREG(st.st_mode):
+            self._add(backup, 'exists', None, status=CRITICAL,
+                      message='%s is %s, not a backup file; it was not opened' % (
+                          path, file_kind(st.st_mode)))
+            return False
         if not os.access(path, os.R_OK | (os.X_OK if is_dir else 0)):
             self._add(backup, 'exists', 1, unit='count', status=CRITICAL,
                       message='%s exists but is not readable by this user' % path)
@@ -645,6 +720,50 @@ class Verifier:
                           backup.path, path, len(tables),
                           ', row counts equal' if backup.rows is not None and tables else ''))
 
+    # -- whose dump is it? ----------------------------------------------------------------------
+
+    def expected_databases(self, backup):
+        """``[(name, where the expectation comes from)]`` for the database a backup must hold."""
+        expected = []
+        if self.params.get('database'):
+            expected.append((self.params['database'], 'the database option'))
+        else:
+            match = SERIES_NAME_RE.match(os.path.basename(backup.path.rstrip('/')))
+            if match:
+                expected.append((match.group('database'), 'the file name'))
+        try:
+            manifest, path = load_manifest(backup.path)
+        except (IOError, OSError, ValueError):
+            manifest, path = None, None
+        if manifest and isinstance(manifest.get('database'), str):
+            expected.append((manifest['database'], 'the manifest %s' % path))
+        return expected
+
+    def _database(self, backup):
+        if backup.format not in ('custom', 'directory', 'tar', 'plain', 'plain_gz'):
+            return  # base backups hold every database; a gzip file is not read as a dump
+        expected = self.expected_databases(backup)
+        if not expected:
+            return
+        wanted = ', '.join('%s (%s)' % item for item in expected)
+        found = (backup.toc or {}).get('database')
+        if found is None:
+            self._add(backup, 'database', None, status=OK,
+                      message='%s: a plain dump does not record the database it was dumped from, '
+                              'so it cannot be compared with %s' % (backup.path, wanted))
+            return
+        wrong = [item for item in expected if item[0] != found]
+        if wrong:
+            self._add(backup, 'database', len(wrong), unit='count', status=CRITICAL,
+                      message='%s is a dump of database %s, but %s: a backup of another '
+                              'database under this name' % (
+                                  backup.path, found, ', '.join(
+                                      '%s says %s' % (source, name) for name, source in wrong)))
+            return
+        self._add(backup, 'database', 0, unit='count',
+                  message='%s is a dump of database %s, as %s says' % (
+                      backup.path, found, ' and '.join(source for dummy, source in expected)))
+
     # -- physical base backups -----------------------------------------------------------------
 
     def _basebackup(self, backup):
@@ -730,6 +849,19 @@ class Verifier:
             self._add(backup, 'restore', None, status=UNKNOWN, message=str(exc))
             return
         backup.restore = outcome
+        if outcome.get('dropped') is False:
+            self.scratch_left.append(outcome['database'])
+            self._add(backup, 'restore_cleanup', 1, unit='count', status=CRITICAL,
+                      message='the scratch database %s of the test restore of %s could not be '
+                              'dropped (the server did not answer in time, or refused); drop it '
+                              'by hand once the server answers: DROP DATABASE %s WITH (FORCE)' % (
+                                  outcome['database'], backup.path,
+                                  quote_ident(outcome['database'])))
+        if outcome.get('refused'):
+            self._add(backup, 'restore', None, status=CRITICAL,
+                      message='test restore of %s refused before anything was created: %s' % (
+                          backup.path, outcome['refused']))
+            return
         if outcome.get('error'):
             self._add(backup, 'restore', None, status=CRITICAL,
                       message='test restore of %s into %s failed: %s' % (
@@ -765,6 +897,14 @@ class RestoreUnavailable(Exception):
     """A test restore cannot be attempted here (a missing program)."""
 
 
+class RestoreRefused(Exception):
+    """The backup must not be restored: it could act outside the database it is restored into."""
+
+
+# seconds added to connect_timeout + statement_timeout for the client-side deadline of a statement
+CONTROL_MARGIN = 5
+
+
 def quote_ident(name):
     return '"%s"' % name.replace('"', '""')
 
@@ -777,10 +917,14 @@ def quote_table(name):
 
 
 class RestoreCheck:
-    """Restores a backup into a scratch database that is always dropped afterwards.
+    """Restores a backup into a scratch database that is dropped afterwards.
 
     Every program gets the connection in libpq environment variables (see :meth:`environment`);
-    the command lines hold programs, options and file names only.
+    the command lines hold programs, options and file names only. Every program runs under a
+    client-side deadline: the restore and the row counts ``restore_timeout``, each statement that
+    creates or drops a database ``connect_timeout + statement_timeout + CONTROL_MARGIN`` seconds, so
+    a server that stops answering cannot hold the caller. A scratch database that cannot be dropped
+    is named in the outcome (``dropped`` false).
     """
 
     def __init__(self, params, run_command):
@@ -797,6 +941,8 @@ class RestoreCheck:
         # counts are bound by restore_timeout
         self.control_env = {'PGOPTIONS': '-c statement_timeout=%d' % statement_timeout} \
             if statement_timeout else {}
+        self.control_timeout = (params.get('connect_timeout') or 10) + \
+            (statement_timeout or 10000) / 1000.0 + CONTROL_MARGIN
 
     @staticmethod
     def environment(params):
@@ -836,22 +982,51 @@ class RestoreCheck:
     def _psql(self, database, sql, control=False):
         cmd = [self._tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]
         rc, out, err = run_program(self.run_command, cmd, env=self._env(database, control),
-                                   timeout=self.timeout)
+                                   timeout=self.control_timeout if control else self.timeout)
         if rc != 0:
             raise RuntimeError(self._scrub(err or out) or 'psql exit code %d' % rc)
         return out
+
+    @staticmethod
+    def preflight(backup):
+        """Refuse a dump that holds more than pg_dump without -C writes (RestoreRefused).
+
+        A plain dump is scanned whole. Of an archive, the SQL of every table of contents entry
+        that pg_restore runs without --create is scanned (its DATABASE entries are never run).
+        """
+        try:
+            if backup.format in ('plain', 'plain_gz'):
+                return pg_archive.check_plain_dump(backup.path, backup.format == 'plain_gz')
+            if backup.format in ('custom', 'directory', 'tar'):
+                return pg_archive.check_archive_toc(backup.path, backup.format)
+        except pg_archive.UnsafeDump as exc:
+            raise RestoreRefused(str(exc))
+        except (pg_archive.BackupError, pg_archive.Unverifiable) as exc:
+            raise RestoreRefused('the table of contents of %s cannot be checked before the '
+                                 'restore: %s' % (backup.path, exc))
+        except (IOError, OSError, zlib.error) as exc:
+            raise RestoreRefused('%s cannot be read to check it before the restore: %s' % (
+                backup.path, getattr(exc, 'strerror', None) or exc))
+        return None
 
     def run(self, backup):
         for name in ('psql', 'pg_restore'):
             self._tool(name)
         scratch = 'fleetops_verify_%s' % uuid.uuid4().hex[:12]
         outcome = {'database': scratch, 'seconds': None, 'rows': {}, 'mismatches': [],
-                   'compared_with': None, 'error': None, 'dropped': False}
+                   'compared_with': None, 'error': None, 'dropped': False, 'refused': None}
+        try:
+            self.preflight(backup)
+        except RestoreRefused as exc:
+            outcome.update(database=None, refused=str(exc), error=str(exc), dropped=None)
+            return outcome
         try:
             self._psql(self.maintenance_db, 'CREATE DATABASE %s' % quote_ident(scratch),
                        control=True)
         except RuntimeError as exc:
             outcome['error'] = 'cannot create the scratch database: %s' % exc
+            # stopped while the server was working on it: it may exist all the same
+            outcome['dropped'] = self._drop(scratch) if isinstance(exc, ProgramTimeout) else None
             return outcome
         try:
             started = time.monotonic()
@@ -880,13 +1055,18 @@ class RestoreCheck:
             return
         if backup.format == 'plain':
             rc, dummy, err = run_program(
-                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
-                                   'ON_ERROR_STOP=1', '-f', backup.path],
+                self.run_command, self._script_command(backup.path),
                 env=self._env(scratch), timeout=self.timeout)
         else:
             rc, err = self._load_gzip(backup, scratch)
         if rc != 0:
             raise RuntimeError('psql: %s' % self._scrub(err)[-1500:])
+
+    def _script_command(self, source):
+        """psql for a plain dump that passed :meth:`preflight`: no ~/.psqlrc, stop at the first
+        error, one transaction (a failed restore leaves an empty scratch database)."""
+        return [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1',
+                '--single-transaction', '-f', source]
 
     def _load_gzip(self, backup, scratch):
         """psql reads the dump from a pipe that a thread fills with the decompressed file, while
@@ -900,8 +1080,7 @@ class RestoreCheck:
 
         try:
             rc, dummy, err = run_program(
-                self.run_command, [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v',
-                                   'ON_ERROR_STOP=1', '-f', '/dev/fd/%d' % read_fd],
+                self.run_command, self._script_command('/dev/fd/%d' % read_fd),
                 env=self._env(scratch), timeout=self.timeout, pass_fds=(read_fd,),
                 on_start=start)
         finally:
@@ -954,6 +1133,8 @@ class RestoreCheck:
             try:
                 self._psql(self.maintenance_db, sql % quote_ident(scratch), control=True)
                 return True
+            except ProgramTimeout:
+                return False  # the server does not answer: a second try would wait as long
             except RuntimeError:
                 continue
         return False

@@ -32,6 +32,7 @@ __metaclass__ = type
 import hashlib
 import os
 import queue
+import re
 import tarfile
 import threading
 import time
@@ -1010,3 +1011,423 @@ def detect_format(path):
     if head.startswith(PLAIN_HEADER) or b'PostgreSQL database dump' in head[:200]:
         return 'plain'
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Is a plain dump safe to restore into a scratch database?
+#
+# psql runs a plain dump as a script, so a dump can do anything psql and the login role can:
+# pg_dump -C writes CREATE DATABASE and \connect, -C -c DROP DATABASE first, and a hand-made file
+# can hold \! or \o (CVE-2025-8714 is about such lines). The scan below reads the script as psql's
+# lexer does (quotes, dollar quotes, comments, COPY data blocks) and accepts only what plain
+# pg_dump writes without -C: SQL that stays inside the database it runs in, COPY ... FROM stdin
+# with its data, and pg_dump's own \restrict / \unrestrict lines.
+
+MAX_SQL_LINE = 32 * 1024 * 1024
+TESTABLE_DUMP_HINT = ('make a dump that can be restored into another database name with pg_dump '
+                      'without -C/--create and -c/--clean (plain), or better pg_dump -Fc')
+
+_RESTRICT_RE = re.compile(r'^\\(restrict|unrestrict) [A-Za-z0-9]+\r?$')
+_SQL_TOKEN_RE = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<comment>--[^\n]*)
+  | (?P<block>/\*)
+  | (?P<estring>[Ee]')
+  | (?P<dollar>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)
+  | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*)
+  | (?P<squote>')
+  | (?P<dquote>")
+  | (?P<semi>;)
+  | (?P<backslash>\\)
+  | (?P<other>[0-9]+[A-Za-z0-9_$]*|.)
+""", re.VERBOSE | re.DOTALL)
+
+_STD_STRINGS_ON_RE = re.compile(r"standard_conforming_strings\s*(=|\bTO\b)\s*'?on'?\s*;?\s*$", re.IGNORECASE)
+# first words of a statement that reach beyond the database the script runs in
+_CLUSTER_OBJECTS = ('DATABASE', 'ROLE', 'USER', 'GROUP', 'TABLESPACE')
+
+
+class UnsafeDump(Exception):
+    """A plain dump holds a command that could leave the database it is restored into."""
+
+    def __init__(self, label, line, what, text):
+        self.line = line
+        self.what = what
+        self.text = text
+        super(UnsafeDump, self).__init__(
+            '%s: line %d holds %s: %s. It could act outside the database it is restored into '
+            '(other databases, the cluster or the host), so the dump was refused and nothing was '
+            'restored. Plain dumps are restored only when they '
+            'hold nothing but what pg_dump writes without -C: %s' % (
+                label, line, what, text, TESTABLE_DUMP_HINT))
+
+
+class _ScriptReader:
+    """Lines of a stream of byte blocks, and a fast skip over COPY data. A line longer than
+    ``limit`` comes in pieces, so memory stays bounded."""
+
+    def __init__(self, blocks, limit):
+        self._blocks = iter(blocks)
+        self.limit = limit
+        self.buf = b''
+        self.pos = 0
+
+    def _more(self):
+        block = next(self._blocks, None)
+        if block is None:
+            return False
+        self.buf = self.buf[self.pos:] + block
+        self.pos = 0
+        return True
+
+    def line(self):
+        """``(bytes, complete)`` of the next line (``complete`` False for a piece of a long line),
+        or None at the end."""
+        while True:
+            end = self.buf.find(b'\n', self.pos)
+            if end >= 0:
+                text = self.buf[self.pos:end + 1]
+                self.pos = end + 1
+                return text, True
+            if len(self.buf) - self.pos > self.limit:
+                text = self.buf[self.pos:self.pos + self.limit]
+                self.pos += self.limit
+                return text, False
+            if not self._more():
+                if self.pos < len(self.buf):
+                    text = self.buf[self.pos:]
+                    self.pos = len(self.buf)
+                    return text, True
+                return None
+
+    def skip_copy(self):
+        """Skip COPY data from a line start up to and including the line that is exactly ``\\.``
+        (psql's end-of-data marker); returns the number of lines skipped, the marker's included."""
+        lines = 0
+        midline = False
+        while True:
+            if midline:
+                end = self.buf.find(b'\n', self.pos)
+                if end < 0:
+                    self.pos = len(self.buf)
+                    if not self._more():
+                        return lines + 1
+                    continue
+                self.pos = end + 1
+                lines += 1
+                midline = False
+            if self.buf.startswith((b'\\.\n', b'\\.\r\n'), self.pos):
+                self.pos = self.buf.index(b'\n', self.pos) + 1
+                return lines + 1
+            found = [i for i in (self.buf.find(b'\n\\.\n', self.pos),
+                                 self.buf.find(b'\n\\.\r\n', self.pos)) if i >= 0]
+            if found:
+                lines += self.buf.count(b'\n', self.pos, min(found) + 1)
+                self.pos = min(found) + 1
+                continue
+            last = self.buf.rfind(b'\n', self.pos)
+            if last >= 0:
+                lines += self.buf.count(b'\n', self.pos, last + 1)
+                self.pos = last + 1
+            if len(self.buf) - self.pos > 4:
+                midline = True  # longer than any end marker: data
+                continue
+            if not self._more():
+                if self.pos < len(self.buf):
+                    lines += 1
+                    self.pos = len(self.buf)
+                return lines
+
+
+class _Statement:
+    """What the scan keeps of the statement being read: its first words and a few flags."""
+
+    def __init__(self, line, source):
+        self.line = line
+        self.source = source
+        self.words = []
+        self.text = []
+        self.on_next = False
+        self.has_on = False
+        self.on_database = None
+        self.copy_from = None
+        self.copy_to = False
+        self.after_from = False
+
+    def word(self, word):
+        upper = word.upper()
+        if len(self.words) < 6:
+            self.words.append(upper)
+            self.text.append(word)
+        if self.on_next:
+            self.on_next = False
+            if upper in _CLUSTER_OBJECTS and self.on_database is None:
+                self.on_database = upper
+        if upper == 'ON':
+            self.has_on = True
+            self.on_next = True
+        if self.words and self.words[0] == 'COPY':
+            if self.after_from and self.copy_from is None:
+                self.copy_from = upper
+            self.after_from = upper == 'FROM'
+            if upper == 'TO':
+                self.copy_to = True
+
+    def other(self):
+        """A token that is not a word (a string, a number, punctuation)."""
+        self.on_next = False
+        if self.after_from and self.copy_from is None:
+            self.copy_from = '(a file name)'
+        self.after_from = False
+
+    def verdict(self):
+        """None, or what makes this statement unsafe."""
+        words = self.words
+        if not words:
+            return None
+        first = words[0]
+        second = words[1] if len(words) > 1 else ''
+        if first in ('CREATE', 'ALTER', 'DROP') and second in _CLUSTER_OBJECTS and \
+                words[1:3] != ['USER', 'MAPPING']:
+            return 'the command %s %s' % (first, second)
+        if first == 'ALTER' and second == 'SYSTEM':
+            return 'the command ALTER SYSTEM'
+        if first in ('COMMENT', 'SECURITY') and self.on_database:
+            command = ' '.join(words[:2]) if first == 'SECURITY' else first
+            return 'the command %s ON %s' % (command, self.on_database)
+        if first in ('GRANT', 'REVOKE'):
+            if self.on_database:
+                return 'the command %s ... ON %s' % (first, self.on_database)
+            if not self.has_on:
+                return 'the command %s of a role membership (cluster-wide)' % first
+        if first == 'COPY' and not (self.copy_from == 'STDIN' and not self.copy_to):
+            return 'a COPY other than COPY ... FROM stdin (server files or programs)'
+        if first in ('DO', 'CALL'):
+            return 'the command %s, which pg_dump never writes' % first
+        if first == 'SET' and second == 'STANDARD_CONFORMING_STRINGS' and \
+                not _STD_STRINGS_ON_RE.search(self.source):
+            return 'SET standard_conforming_strings other than on'
+        return None
+
+
+def check_plain_script(blocks, label):
+    """Scan a plain dump (decoded byte blocks) as psql would read it.
+
+    Returns ``{'statements': n, 'copy_blocks': n, 'meta_commands': [...]}``; raises
+    :class:`UnsafeDump` at the first database-level or cluster-wide command, psql meta-command
+    (other than pg_dump's \\restrict / \\unrestrict lines) or COPY other than FROM stdin.
+    """
+    state = 'sql'           # sql, squote, estring, dquote, dollar, block, copy
+    tag = None              # the closing tag of a dollar quote; nesting depth of a block comment
+    statement = None
+    number = 0
+    line_done = True        # the previous piece ended a line
+    stats = {'statements': 0, 'copy_blocks': 0, 'meta_commands': []}
+
+    def refuse(what, text):
+        raise UnsafeDump(label, number, what, text.strip()[:200])
+
+    reader = _ScriptReader(blocks, MAX_SQL_LINE)
+    while True:
+        if state == 'copy':
+            number += reader.skip_copy()
+            state = 'sql'
+            continue
+        item = reader.line()
+        if item is None:
+            break
+        raw, complete = item
+        text = raw.decode('utf-8', 'replace')
+        if line_done:
+            number += 1
+        line_done = complete
+        if not complete and state == 'sql':
+            refuse('an SQL line longer than %d MiB that cannot be checked' % (MAX_SQL_LINE >> 20),
+                   text[:80])
+        if state == 'sql' and statement is None and text.startswith('\\'):
+            if _RESTRICT_RE.match(text.rstrip('\n')):
+                stats['meta_commands'].append(text.split()[0])
+                continue
+        pos = 0
+        end = len(text)
+        while pos < end:
+            if state == 'squote':
+                close = text.find("'", pos)
+                if close < 0:
+                    pos = end
+                elif text.startswith("''", close):
+                    pos = close + 2
+                else:
+                    pos = close + 1
+                    state = 'sql'
+                continue
+            if state == 'estring':
+                index = pos
+                while index < end and text[index] not in "'\\":
+                    index += 1
+                if index >= end:
+                    pos = end
+                elif text[index] == '\\':
+                    pos = index + 2
+                elif text.startswith("''", index):
+                    pos = index + 2
+                else:
+                    pos = index + 1
+                    state = 'sql'
+                continue
+            if state == 'dquote':
+                close = text.find('"', pos)
+                if close < 0:
+                    pos = end
+                elif text.startswith('""', close):
+                    pos = close + 2
+                else:
+                    pos = close + 1
+                    state = 'sql'
+                continue
+            if state == 'dollar':
+                close = text.find(tag, pos)
+                if close < 0:
+                    pos = end
+                else:
+                    pos = close + len(tag)
+                    state = 'sql'
+                continue
+            if state == 'block':
+                opens = text.find('/*', pos)
+                close = text.find('*/', pos)
+                if close < 0 and opens < 0:
+                    pos = end
+                elif opens >= 0 and (close < 0 or opens < close):
+                    tag += 1
+                    pos = opens + 2
+                else:
+                    tag -= 1
+                    pos = close + 2
+                    if tag == 0:
+                        state = 'sql'
+                continue
+            match = _SQL_TOKEN_RE.match(text, pos)
+            kind = match.lastgroup
+            token = match.group()
+            pos = match.end()
+            if kind in ('space', 'comment'):
+                continue
+            if kind == 'block':
+                state, tag = 'block', 1
+                continue
+            if kind == 'backslash':
+                refuse('a psql meta-command', text[pos - 1:])
+            if kind == 'semi':
+                if statement is not None:
+                    stats['statements'] += 1
+                    verdict = statement.verdict()
+                    if verdict:
+                        number = statement.line if statement.line else number
+                        refuse(verdict, statement.source)
+                    if statement.words[:1] == ['COPY']:
+                        if text[pos:].strip():
+                            refuse('text after a COPY ... FROM stdin statement on its line',
+                                   text[pos:])
+                        state = 'copy'
+                        stats['copy_blocks'] += 1
+                        statement = None
+                        break
+                statement = None
+                continue
+            if statement is None:
+                statement = _Statement(number, text)
+            if kind == 'word':
+                statement.word(token)
+                continue
+            statement.other()
+            if kind == 'squote':
+                state = 'squote'
+            elif kind == 'estring':
+                state = 'estring'
+            elif kind == 'dquote':
+                state = 'dquote'
+            elif kind == 'dollar':
+                state, tag = 'dollar', token
+    if statement is not None:
+        verdict = statement.verdict()
+        if verdict:
+            number = statement.line
+            refuse(verdict, statement.source)
+    return stats
+
+
+def plain_blocks(path, gzipped, block_size=1 << 20):
+    """The decoded content of a plain dump, block by block (streaming, for a .gz too)."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(block_size), b''):
+            if decoder is None:
+                yield block
+                continue
+            out = decoder.decompress(block)
+            while decoder.eof and decoder.unused_data:
+                rest = decoder.unused_data
+                decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out += decoder.decompress(rest)
+            yield out
+        if decoder is not None:
+            yield decoder.flush()
+
+
+def check_plain_dump(path, gzipped):
+    """:func:`check_plain_script` over a .sql or .sql.gz file (zlib.error when damaged)."""
+    return check_plain_script(plain_blocks(path, gzipped), path)
+
+
+# TOC entries that pg_restore runs only with --create, which a test restore never uses
+_CREATE_ONLY = ('DATABASE', 'DATABASE PROPERTIES')
+
+
+def read_archive_toc(path, fmt):
+    """The header and table of contents of a custom, directory or tar archive (no data read)."""
+    archive = Archive()
+    if fmt == 'directory':
+        toc_path = os.path.join(path, 'toc.dat')
+        with OnePassFile(toc_path) as reader:
+            cursor = Cursor(reader.blocks(), toc_path)
+            read_header(cursor, archive, (FORMAT_DIRECTORY, FORMAT_TAR))
+            read_toc(cursor, archive, os.path.getsize(toc_path))
+        return archive
+    if fmt == 'custom':
+        with OnePassFile(path) as reader:
+            cursor = Cursor(reader.blocks(), path)
+            read_header(cursor, archive, FORMAT_CUSTOM)
+            read_toc(cursor, archive, os.path.getsize(path))
+        return archive
+    try:
+        with tarfile.open(path, mode='r|') as tar:
+            for member in tar:
+                if member.name != 'toc.dat' or not member.isfile():
+                    continue
+                handle = tar.extractfile(member)
+                cursor = Cursor(iter(lambda: handle.read(BLOCK_SIZE), b''), '%s:toc.dat' % path)
+                read_header(cursor, archive, FORMAT_TAR)
+                read_toc(cursor, archive, os.path.getsize(path))
+                return archive
+    except tarfile.TarError as exc:
+        raise BackupError('%s: not a readable tar archive (%s)' % (path, exc))
+    raise BackupError('%s: no toc.dat member: not a pg_dump tar archive' % path)
+
+
+def check_archive_toc(path, fmt):
+    """:func:`check_plain_script` over the SQL of every TOC entry pg_restore runs without
+    --create: a crafted archive can hold any SQL in an entry's definition, as a plain dump can."""
+    archive = read_archive_toc(path, fmt)
+    checked = 0
+    for entry in archive.entries:
+        if entry.desc in _CREATE_ONLY or (
+                entry.desc in ('ACL', 'COMMENT', 'SECURITY LABEL') and
+                (entry.tag or '').startswith('DATABASE ')):
+            continue
+        for text in (entry.defn, entry.copy_stmt):
+            if text:
+                check_plain_script([text.encode('utf-8')], '%s: the table of contents entry %d '
+                                   '(%s)' % (path, entry.dump_id, entry.label()))
+                checked += 1
+    return {'database': archive.database, 'entries': len(archive.entries), 'checked': checked}

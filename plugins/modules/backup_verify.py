@@ -46,9 +46,9 @@ attributes:
     support: full
     details:
       - With O(write_checksum=true), reports the sidecar it would write without writing it.
-      - O(restore_check) is a measurement and runs in check mode as well; its scratch database is
-        dropped, so nothing remains of it. Leave O(restore_check) off for a run that must not
-        load the server.
+      - O(restore_check) is a measurement and runs in check mode as well; it touches nothing but
+        its scratch database, which is dropped, so nothing remains of it. Leave O(restore_check)
+        off for a run that must not load the server.
   diff_mode:
     support: full
     details: Shows the content of a sidecar that is written.
@@ -82,13 +82,14 @@ options:
         V(checksum) SHA-256 against the C(<backup>.sha256) sidecar; V(gzip) gzip stream
         integrity; V(toc) the table of contents; V(data) a full read of every data block;
         V(footer) the dump-complete footer of plain dumps; V(manifest) agreement with the JSON
-        manifest; V(basebackup) pg_verifybackup.
+        manifest; V(database) the database named in the archive against the expected one (see
+        O(database)); V(basebackup) pg_verifybackup.
       - Every backup is read once whatever is selected; deselecting a check only drops it from the
         report.
     type: list
     elements: str
-    choices: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
-    default: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, basebackup]
+    choices: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, database, basebackup]
+    default: [exists, age, size_change, checksum, gzip, toc, data, footer, manifest, database, basebackup]
   max_age:
     description:
       - The recovery point objective. The newest good backup of a series is V(CRITICAL) when it is
@@ -105,6 +106,17 @@ options:
         V(restore_duration) in seconds (default critical V(~:14400), the four-hour RTO).
     type: dict
     default: {}
+  database:
+    description:
+      - The database the backups must be dumps of. The name recorded in a custom, directory or
+        tar archive's header is compared with it, and with the C(database) of the backup's
+        manifest; a difference is V(CRITICAL) with both names (a dump of another database under
+        the expected file name).
+      - Without it, a file named like the M(fleetops.runbook.postgres_backup) role names its dumps,
+        C(<database>_<YYYYmmddTHHMMSSZ>.<ext>), is expected to hold C(<database>).
+      - Plain dumps do not record the database they were dumped from; for them the check says so
+        and compares nothing.
+    type: str
   checksum_missing:
     description:
       - The status of a backup that has no C(.sha256) sidecar.
@@ -123,7 +135,22 @@ options:
     description:
       - Restore each checked backup that passed the other checks into a scratch database created
         for it, count the rows of every table and compare them with the manifest (or with the
-        counts read from the dump). The scratch database is always dropped afterwards.
+        counts read from the dump). The scratch database is dropped afterwards, also after an
+        error or a timeout; when it cannot be dropped (the server does not answer), the V(CRITICAL)
+        check C(restore_cleanup) names it and RV(scratch_databases_left) lists it.
+      - "A plain dump (C(.sql), C(.sql.gz)) is read first, the way psql reads it, and refused
+        (V(CRITICAL), nothing created) when it holds a database-level or cluster-wide command
+        (C(CREATE), C(ALTER) or C(DROP DATABASE), roles, tablespaces, C(ALTER SYSTEM)), a psql
+        meta-command other than pg_dump's C(\\restrict)/C(\\unrestrict) lines (C(\\connect),
+        C(\\!), C(\\o), ...), or a C(COPY) other than C(COPY ... FROM stdin): what C(pg_dump -C)
+        or C(-C -c) writes would otherwise replace the live database. The message gives the line and
+        the command. Dumps made with C(pg_dump -Fc), or plain C(pg_dump) without C(-C)/C(-c), can be
+        tested. A plain dump that passes runs with C(psql -X -v ON_ERROR_STOP=1
+        --single-transaction). Of a custom, directory or tar archive, the SQL of every table of
+        contents entry that C(pg_restore) runs (without C(--create) it never runs the database
+        entries) is checked the same way."
+      - Every client program runs under a client-side deadline (see O(restore_timeout) and
+        O(statement_timeout)); at the deadline it is killed with everything it started.
       - "The restore duration is returned and judged against the V(restore_duration) threshold:
         it is a recovery time measurement."
       - Connects with the connection options (O(login_host), O(login_port), O(login_user),
@@ -140,7 +167,9 @@ options:
     default: 1
   restore_timeout:
     description:
-      - Seconds after which a test restore is abandoned (and the scratch database dropped).
+      - Seconds after which a test restore, or the row counts after it, are abandoned (the
+        program is killed, client side, and the scratch database dropped). Also bounds a server
+        that stops answering in the middle of a restore.
     type: int
     default: 14400
   login_user:
@@ -156,7 +185,9 @@ options:
       - Defaults to E(PGDATABASE), else V(postgres).
   statement_timeout:
     description:
-      - Milliseconds that creating or dropping the scratch database of O(restore_check) may take.
+      - Milliseconds that creating or dropping the scratch database of O(restore_check) may take
+        on the server. On the client, each of these statements is abandoned after
+        O(connect_timeout) + O(statement_timeout) + 5 seconds, whatever the server does.
         The restore itself and the row counts of the restored tables are bound by
         O(restore_timeout) instead.
 notes:
@@ -285,6 +316,7 @@ backups:
         compared_with: the manifest /var/backups/postgresql/shop_20250119T030000Z.dump.manifest.json
         error: null
         dropped: true
+        refused: null
     status:
       description: The worst status of this backup's checks.
       type: str
@@ -292,13 +324,20 @@ backups:
       description: The messages of this backup's checks that are not OK.
       type: list
       elements: str
+scratch_databases_left:
+  description:
+    - Scratch databases of O(restore_check) that could not be dropped (the server did not answer
+      in time); each is also named by a V(CRITICAL) C(restore_cleanup) check. Empty normally.
+  returned: always
+  type: list
+  elements: str
 newest_good:
   description: The newest backup that passed its checks, or null.
   returned: always
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     finish, status_argument_spec)
@@ -323,12 +362,13 @@ def argument_spec():
         restore_check=dict(type='bool', default=False),
         restore_jobs=dict(type='int', default=1),
         restore_timeout=dict(type='int', default=14400),
+        database=dict(type='str'),
     )
     return spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
     errors = validate_connection_params(module.params)
     if errors:
         module.fail_json(msg='; '.join(errors))

@@ -18,6 +18,15 @@ description:
     against the counts read from the dump.
   - The dump is restored into a staging database first. Only when the counts match does the staging
     database take the name O(database); a failed restore never touches O(database).
+  - V(template0), V(template1) and V(postgres) (and the login database) are never a target.
+  - A plain dump (C(.sql), C(.sql.gz)) is read first, the way psql reads it, and refused before
+    anything is created when it holds a database-level or cluster-wide command (such as the
+    C(DROP DATABASE), C(CREATE DATABASE) and C(\connect) of C(pg_dump -C -c), which would replace
+    the live database it came from), a psql meta-command other than pg_dump's
+    C(\restrict)/C(\unrestrict) lines, or a C(COPY) other than C(COPY ... FROM stdin); the
+    message gives the line and the command. One that passes runs with C(psql -X -v ON_ERROR_STOP=1
+    --single-transaction). The SQL of the table of contents entries of an archive is checked
+    the same way. See M(fleetops.runbook.backup_verify) for the full list.
   - When O(database) already exists it is a live database, and the module refuses before changing
     anything, unless O(replace_existing=true). Even then it is never dropped; its sessions are ended
     and it is renamed to C(<database>_replaced_<timestamp>), so it can still be looked at.
@@ -41,7 +50,10 @@ attributes:
     details: Checks the backup, the server and the target, and returns what it would do.
 options:
   path:
-    description: The backup file (or directory dump) to restore.
+    description:
+      - The backup file (or directory dump) to restore.
+      - A FIFO, a device, a socket or a directory that is not a directory-format dump is refused
+        before it is opened.
     type: path
     required: true
   database:
@@ -65,7 +77,11 @@ options:
     type: int
     default: 2
   timeout:
-    description: Seconds after which the restore is abandoned; at most 2592000 (30 days).
+    description:
+      - Seconds after which the restore, or the row counts after it, are abandoned; the program is
+        killed on the client side with everything it started, so a server that stops answering
+        cannot hold the module.
+      - At most 2592000 (30 days).
     type: int
     default: 14400
   thresholds:
@@ -88,7 +104,12 @@ options:
   statement_timeout:
     description:
       - Milliseconds that each statement creating, renaming or dropping a database, or ending
-        sessions, may take. The restore itself and the row counts are bound by O(timeout) instead.
+        sessions, may take. On the client, each is abandoned after O(connect_timeout) +
+        O(statement_timeout) + 5 seconds. The restore itself and the row counts are bound by
+        O(timeout) instead.
+      - A connection failure names the option it points at (O(login_db) for a database that does
+        not exist, O(login_user) or O(login_password) for a role that cannot log in) with psql's
+        message; the password never appears.
 notes:
   - The staging database of a failed restore is dropped; it never held anything but the failed
     restore. Nothing else is ever dropped.
@@ -144,6 +165,12 @@ compared_with:
   description: What the counts were compared with.
   returned: when a restore ran
   type: str
+staging_left:
+  description:
+    - The staging database of a failed restore that could not be dropped (the server did not
+      answer in time), or null. The message names it too.
+  returned: always
+  type: str
 replaced_as:
   description: The name the previous O(database) was renamed to, or null.
   returned: always
@@ -164,19 +191,53 @@ plan:
 import datetime
 import os
 import re
+import stat
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL, CheckReport, finish, parse_thresholds, status_argument_spec)
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     postgres_argument_spec, validate_connection_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    BackupResult, RestoreCheck, RestoreUnavailable, load_manifest, quote_ident)
+    BackupResult, ProgramTimeout, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind,
+    load_manifest, quote_ident)
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')
+# databases a restore never creates, replaces or renames
+RESERVED = ('template0', 'template1', 'postgres')
+
+# what a psql error says about which connection option is wrong
+BLAME = (
+    ('no pg_hba.conf entry', 'login_user'),
+    ('password authentication failed', 'login_password'),
+    ('no password supplied', 'login_password'),
+    ('database "', 'login_db'),
+    ('role "', 'login_user'),
+    ('permission denied to create database', 'login_user'),
+    ('must be owner of database', 'login_user'),
+    ('permission denied', 'login_user'),
+    ('ssl', 'ssl_mode'),
+    ('certificate', 'ca_cert'),
+    ('timeout expired', 'connect_timeout'),
+    ('did not finish within', 'statement_timeout'),
+    ('could not translate host name', 'login_host'),
+    ('connection refused', 'login_port'),
+    ('no such file or directory', 'login_unix_socket'),
+)
+
+
+def blame(text):
+    """The option a psql error points at (the server address when nothing more precise fits)."""
+    lowered = text.lower()
+    for words, option in BLAME:
+        if words in lowered:
+            return option
+    return 'login_host'
+
+
 DEFAULT_THRESHOLDS = {'restore_duration': {'warning': None, 'critical': '~:14400'}}
 
 
@@ -233,9 +294,19 @@ class Restorer(RestoreCheck):
         base = self.target[:63 - len(suffix) - len(self.stamp) - 2]
         return '%s_%s_%s' % (base, suffix, self.stamp)
 
+    def _cleanup(self, staging, result):
+        """Drop the staging database; '' when gone, else a sentence naming it for the message."""
+        if self._drop(staging):
+            return ''
+        result['staging_left'] = staging
+        return ('; the staging database %s could not be dropped (the server did not answer in '
+                'time, or refused): drop it once the server answers: DROP DATABASE %s WITH (FORCE)'
+                % (staging, quote_ident(staging)))
+
     def run(self, backup):
         params = self.module.params
         result = {'database': None, 'path': backup.path, 'mismatches': [], 'replaced_as': None,
+                  'staging_left': None,
                   'backup_time': backup_time(backup.path), 'plan': self.plan, 'changed': False}
         exists = self.exists(self.target)
         if exists and not params['replace_existing']:
@@ -245,6 +316,10 @@ class Restorer(RestoreCheck):
                     'replace_existing=true to rename the existing one aside (it is never '
                     'dropped)' % (self.target, self.server(), self.sessions(self.target)),
                 **result)
+        try:
+            self.preflight(backup)
+        except RestoreRefused as exc:
+            return result, str(exc)
         staging = self._name('restoring')
         self.plan.append('create the staging database %s' % staging)
         self.plan.append('restore %s into it' % backup.path)
@@ -259,19 +334,24 @@ class Restorer(RestoreCheck):
             return result, None
 
         started = time.monotonic()
-        self.control('CREATE DATABASE %s' % quote_ident(staging))
+        try:
+            self.control('CREATE DATABASE %s' % quote_ident(staging))
+        except ProgramTimeout as exc:
+            # stopped while the server was working on it: it may exist all the same
+            return result, 'cannot create the staging database, %s was not touched: %s%s' % (
+                self.target, exc, self._cleanup(staging, result))
         result['changed'] = True
         try:
             self._load(backup, staging)
             if params['verify_rows']:
                 self.compare_rows(backup, staging, result)
         except RuntimeError as exc:
-            self._drop(staging)
+            left = self._cleanup(staging, result)
             result['seconds'] = round(time.monotonic() - started, 3)
-            return result, 'restore of %s failed, %s was not touched: %s' % (
-                backup.path, self.target, str(exc)[-1500:])
+            return result, 'restore of %s failed, %s was not touched: %s%s' % (
+                backup.path, self.target, str(exc)[-1500:], left)
         if result['mismatches']:
-            self._drop(staging)
+            self._cleanup(staging, result)
             result['seconds'] = round(time.monotonic() - started, 3)
             return result, None
         if replaced:
@@ -310,7 +390,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     errors = validate_connection_params(params)
     if errors:
@@ -327,6 +407,10 @@ def main():
                              'so it cannot be the restore target database=%s; set login_db to '
                              'another database (postgres by default)'
                              % (params['login_db'] or 'postgres', params['database']))
+    if params['database'] in RESERVED:
+        module.fail_json(msg='database: %s is a template or maintenance database (%s); a restore '
+                             'never creates, replaces or renames it. Restore into another name'
+                             % (params['database'], ', '.join(RESERVED)))
     if params['jobs'] < 1 or params['timeout'] < 1:
         module.fail_json(msg='jobs and timeout: must be at least 1')
     if params['timeout'] > MAX_TIMEOUT:
@@ -336,8 +420,13 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     path = params['path'].rstrip('/') or '/'
-    if not os.path.exists(path):
-        module.fail_json(msg='path: %s does not exist' % path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        module.fail_json(msg='path: %s cannot be reached: %s' % (path, exc.strerror or exc))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # refused before any open(): reading a FIFO or a device would block or never end
+        module.fail_json(msg='path: %s is %s, not a backup; it was not opened' % (path, file_kind(mode)))
     backup = BackupResult(path)
     try:
         backup.format = pg_archive.detect_format(path)
@@ -354,8 +443,10 @@ def main():
     except RestoreUnavailable as exc:
         module.fail_json(msg=str(exc))
     except RuntimeError as exc:
-        module.fail_json(msg='login_host: cannot work on %s: %s' % (
-            restorer.server(), str(exc)[-1500:]), plan=restorer.plan)
+        text = str(exc)[-1500:]
+        module.fail_json(msg='%s: cannot work on %s as %s: %s' % (
+            blame(text), restorer.server(), params['login_user'] or '(the default user)', text),
+            plan=restorer.plan)
     report = CheckReport('db_restore')
     if error:
         report.add('restore', None, target=path, status=CRITICAL, message=error)
@@ -381,6 +472,11 @@ def main():
     else:
         report.add('restore', None, target=params['database'], status='OK',
                    message='would restore %s into %s' % (path, params['database']))
+    if result.get('staging_left'):
+        report.add('restore_cleanup', 1, unit='count', target=result['staging_left'],
+                   status=CRITICAL, message='the staging database %s could not be dropped; drop it '
+                                            'once the server answers: DROP DATABASE %s WITH (FORCE)'
+                                            % (result['staging_left'], quote_ident(result['staging_left'])))
     finish(module, report, **result)
 
 

@@ -13,13 +13,19 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from .pg_helpers import check as check_named, checks_named, wait_until
+from .restore_helpers import (
+    add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
 
@@ -168,10 +174,10 @@ def test_every_good_backup_is_ok(ansible, dumps):
 
 def test_series_age_and_shrink(ansible, dumps, tmp_path):
     """Backups differing only in their timestamp form a series; the newest is judged."""
-    src = dumps.files[('bv_medium', 'custom')]
+    src = dumps.files[('bv_small', 'custom_z0')]
     small = dumps.files[('bv_small', 'custom')]
-    old = tmp_path / 'shop_20250101T030000Z.dump'
-    new = tmp_path / 'shop_20250102T030000Z.dump'
+    old = tmp_path / 'bv_small_20250101T030000Z.dump'
+    new = tmp_path / 'bv_small_20250102T030000Z.dump'
     shutil.copy(src, old)
     shutil.copy(small, new)  # the newer backup is far smaller: a shrink
     past = time.time() - 7200
@@ -196,6 +202,58 @@ def test_series_age_and_shrink(ansible, dumps, tmp_path):
                                      'max_age': '3h', 'latest': 0})
     assert [c for c in result['checks'] if c['name'] == 'age'][0]['status'] == 'OK'
     assert len(result['backups']) == 2
+
+
+def test_a_dump_of_another_database_is_critical(ansible, dumps, tmp_path):
+    """A valid dump of bv_medium where a dump of bv_small is expected, by file name, manifest or
+    the database option, in every archive format."""
+    named = tmp_path / 'named'
+    named.mkdir()
+    for fmt, suffix in (('custom', '.dump'), ('tar', '.tar'), ('directory', '.dir')):
+        src = dumps.files[('bv_medium', fmt)]
+        target = named / ('bv_small_20250101T0%d0000Z%s' % (len(suffix), suffix))
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, target)
+    result = ansible.module(MODULE, {'path': str(named), 'latest': 0, 'checksum_missing': 'ok',
+                                     'max_age': '30d', 'fail_on': 'never'})
+    assert result['status'] == 'CRITICAL', result['summary']
+    found = checks_named(result, 'database')
+    assert len(found) == 3
+    for check in found:
+        assert check['status'] == 'CRITICAL'
+        assert 'is a dump of database bv_medium, but the file name says bv_small' in \
+            check['message'], check['message']
+
+    manifest = tmp_path / 'manifest'
+    manifest.mkdir()
+    target = manifest / 'nightly.dump'
+    shutil.copy(dumps.files[('bv_medium', 'custom')], target)
+    Path(str(target) + '.manifest.json').write_text(json.dumps({'database': 'bv_small'}))
+    result = ansible.module(MODULE, {'path': str(target), 'checksum_missing': 'ok',
+                                     'max_age': '30d', 'fail_on': 'never'})
+    check = check_named(result, 'database')
+    assert check['status'] == 'CRITICAL'
+    assert 'bv_medium' in check['message'] and 'manifest' in check['message']
+    assert 'says bv_small' in check['message']
+
+    option = tmp_path / 'option.tar'
+    shutil.copy(dumps.files[('bv_medium', 'tar')], option)
+    args = {'path': str(option), 'checksum_missing': 'ok', 'max_age': '30d', 'fail_on': 'never'}
+    result = ansible.module(MODULE, dict(args, database='bv_small'))
+    check = check_named(result, 'database')
+    assert check['status'] == 'CRITICAL'
+    assert 'the database option says bv_small' in check['message']
+    result = ansible.module(MODULE, dict(args, database='bv_medium'))
+    assert result['status'] == 'OK', result['summary']
+    assert check_named(result, 'database')['status'] == 'OK'
+
+
+def test_the_database_of_a_plain_dump_cannot_be_told(ansible, dumps):
+    result = ansible.module(MODULE, {'path': str(dumps.files[('bv_small', 'plain')]),
+                                     'database': 'bv_medium', 'max_age': '30d'})
+    check = check_named(result, 'database')
+    assert check['status'] == 'OK'
+    assert 'does not record the database it was dumped from' in check['message']
+    assert 'cannot be compared with bv_medium' in check['message']
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,6 +661,12 @@ def test_base_backup(ansible, dumps, tmp_path):
     ({'path': '{empty}', 'latest': -1}, 'latest: must be 0'),
     ({'path': '{empty}', 'login_port': 70000}, 'login_port: 70000 is not a TCP port'),
     ({'path': '{empty}', 'restore_timeout': 0}, 'restore_timeout: must be at least 1'),
+    ({'path': '{empty}', 'thresholds': {'age': 5}}, 'thresholds.age: expected a mapping'),
+    ({'path': '{empty}', 'thresholds': {'age': [1, 2]}}, 'thresholds.age: expected a mapping'),
+    ({'path': '{empty}', 'thresholds': {'size_change': 'x'}},
+     "thresholds.size_change: expected a mapping with warning and/or critical, got 'x'"),
+    ({'path': '{empty}', 'thresholds': 7}, "'thresholds'"),
+    ({'path': '{empty}', 'thresholds': [1, 2]}, "'thresholds'"),
 ])
 def test_bad_input(ansible, tmp_path, args, words):
     args = dict(args)
@@ -614,3 +678,216 @@ def test_bad_input(ansible, tmp_path, args, words):
     assert words in result['msg'], result['msg']
     assert 'Traceback' not in json.dumps(result)
     assert 'MODULE FAILURE' not in result['msg']
+
+
+# --------------------------------------------------------------------------------------------
+# A test restore touches nothing but its scratch database
+
+
+@pytest.fixture(scope='module')
+def live(pg_cluster_factory, tmp_path_factory):
+    """A cluster of its own (the frozen-server test stops it) with a live database and plain
+    dumps of it: pg_dump -C -c (.sql and .sql.gz), a clean one, and rows added after the dumps."""
+    cluster = pg_cluster_factory()
+    work = tmp_path_factory.mktemp('restore_safety')
+    make_live(cluster, 'rs_live', rows=100)
+    files = {
+        'create_clean': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.sql', '-C', '-c'),
+        'create_clean_gz': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.sql.gz', '-C', '-c'),
+        'create': pg_dump(cluster, 'rs_live', work / 'rs_live_c.sql', '-C'),
+        'clean': pg_dump(cluster, 'rs_live', work / 'rs_live_plain.sql'),
+        'archive_create_clean': pg_dump(cluster, 'rs_live', work / 'rs_live_cc.dump', '-Fc', '-C',
+                                        '-c'),
+    }
+    add_rows(cluster, 'rs_live', 101, 150)
+    return {'cluster': cluster, 'work': work, 'files': files}
+
+
+def restore_args(cluster, path, **extra):
+    args = {'path': str(path), 'restore_check': True, 'checksum_missing': 'ok', 'fail_on': 'never',
+            'login_host': cluster.host, 'login_port': cluster.port,
+            'login_user': cluster.superuser, 'login_password': cluster.superuser_password}
+    args.update(extra)
+    return args
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.parametrize('kind, command', [('create_clean', 'DROP DATABASE'),
+                                           ('create_clean_gz', 'DROP DATABASE'),
+                                           ('create', 'CREATE DATABASE')])
+def test_restore_check_refuses_a_dump_that_replaces_its_database(
+        ansible, live, kind, command, check_mode):
+    cluster = live['cluster']
+    before = scratch_databases(cluster)
+    result = ansible.module(MODULE, restore_args(cluster, live['files'][kind]), check=check_mode)
+    assert result['status'] == 'CRITICAL', result['summary']
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'refused' in restore['message']
+    assert 'the command %s' % command in restore['message'], restore['message']
+    assert 'rs_live' in restore['message']
+    assert re.search(r'line \d+ holds', restore['message'])
+    assert 'pg_dump without -C/--create' in restore['message'] and '-Fc' in restore['message']
+    assert result['backups'][0]['restore']['database'] is None
+    # the live database still has the rows written after the dump
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == before == []
+    assert result['changed'] is False
+
+
+@pytest.mark.parametrize('payload, where', [
+    ('\\! touch {marker}', 'footer'),
+    ('\\o {marker}', 'footer'),
+    ('\\! touch {marker}', 'after_copy'),
+    ('\\connect postgres', 'footer'),
+    ("ALTER DATABASE rs_live RENAME TO rs_gone;", 'footer'),
+    ("COPY items TO '{marker}';", 'footer'),
+])
+def test_restore_check_refuses_meta_commands(ansible, live, tmp_path, payload, where):
+    cluster = live['cluster']
+    marker = tmp_path / 'marker'
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_edited.sql',
+                  payload.format(marker=marker), where)
+    result = ansible.module(MODULE, restore_args(cluster, dump))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL', result['summary']
+    assert 'refused' in restore['message']
+    line = dump.read_text().splitlines().index(payload.format(marker=marker)) + 1
+    assert 'line %d holds' % line in restore['message'], restore['message']
+    assert not marker.exists()
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == []
+
+
+def test_restore_check_restores_a_clean_plain_dump(ansible, live, tmp_path):
+    """The control case: a plain dump without -C (rows starting with a backslash in its COPY data)
+    restores into the scratch database, which is dropped."""
+    cluster = live['cluster']
+    result = ansible.module(MODULE, restore_args(cluster, live['files']['clean']))
+    assert result['status'] == 'OK', result['summary']
+    restore = result['backups'][0]['restore']
+    assert restore['error'] is None and restore['dropped'] is True
+    assert restore['rows'] == {}  # no manifest: the row counts come from archives only
+    assert scratch_databases(cluster) == []
+    assert result['scratch_databases_left'] == []
+    gz = tmp_path / 'rs_live_plain.sql.gz'
+    gz.write_bytes(gzip.compress(live['files']['clean'].read_bytes()))
+    result = ansible.module(MODULE, restore_args(cluster, gz), check=True)
+    assert result['status'] == 'OK', result['summary']
+    assert scratch_databases(cluster) == []
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_restore_check_of_an_archive_made_with_create_leaves_its_database_alone(
+        ansible, live, check_mode):
+    """pg_restore without --create never runs an archive's DATABASE entries, nor its DROPs
+    without --clean: a pg_dump -Fc -C -c archive is restored into the scratch database only."""
+    cluster = live['cluster']
+    result = ansible.module(MODULE, restore_args(cluster, live['files']['archive_create_clean'],
+                                                 database='rs_live'), check=check_mode)
+    assert result['status'] == 'OK', result['summary']
+    restore = result['backups'][0]['restore']
+    assert restore['rows'] == {'public.items': 100} and restore['mismatches'] == []
+    assert restore['dropped'] is True
+    assert check_named(result, 'database')['status'] == 'OK'
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == []
+
+
+@pytest.mark.parametrize('prefix, words', [
+    ('DROP DATABASE rs_live;\n', 'the command DROP DATABASE'),
+    ("ALTER ROLE postgres PASSWORD 'x';\n", 'the command ALTER ROLE'),
+])
+def test_restore_check_refuses_an_archive_with_foreign_sql_in_its_toc(
+        ansible, live, tmp_path, prefix, words):
+    """pg_restore runs what a table of contents entry defines: a crafted archive is scanned too."""
+    cluster = live['cluster']
+    target = tmp_path / 'rs_live_crafted.dir'
+    subprocess.run(['pg_dump', '-Fd', '-f', str(target), 'rs_live'],
+                   env=dict(os.environ, **cluster.env()), check=True, capture_output=True)
+    tamper_toc(target / 'toc.dat', 'CREATE TABLE public.items', prefix)
+    result = ansible.module(MODULE, restore_args(cluster, target))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL', result['summary']
+    assert 'refused' in restore['message'] and words in restore['message'], restore['message']
+    assert 'TABLE public.items' in restore['message']
+    assert rows(cluster, 'rs_live') == (150, 150)
+    assert scratch_databases(cluster) == []
+
+
+def test_restore_timeout_drops_the_scratch_database(ansible, live, tmp_path):
+    cluster = live['cluster']
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_slow.sql', 'SELECT pg_sleep(600);')
+    result = ansible.module(MODULE, restore_args(cluster, dump, restore_timeout=2))
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'psql did not finish within 2 seconds' in restore['message'], restore['message']
+    assert result['backups'][0]['restore']['dropped'] is True
+    assert result['scratch_databases_left'] == []
+    assert scratch_databases(cluster) == []
+    assert rows(cluster, 'rs_live') == (150, 150)
+
+
+def test_restore_check_on_a_server_that_freezes(ansible, live, tmp_path):
+    """The server stops (SIGSTOP of the postmaster and every backend) while the restore runs: the
+    module returns, names the scratch database it could not drop, and it is the only one left."""
+    cluster = live['cluster']
+    dump = inject(live['files']['clean'], tmp_path / 'rs_live_frozen.sql', 'SELECT pg_sleep(600);')
+    outcome = {}
+
+    def run():
+        outcome['result'] = ansible.module(MODULE, restore_args(
+            cluster, dump, restore_timeout=30, connect_timeout=2), timeout=900)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: cluster.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'fleetops_verify_%' "
+            "AND query LIKE '%pg_sleep%'"), timeout=300, what='the restore in pg_sleep')
+        with frozen(cluster):
+            worker.join(600)  # a hang guard only, far beyond the module's own deadlines
+            assert not worker.is_alive(), 'backup_verify did not return on a frozen server'
+    finally:
+        worker.join(600)
+    result = outcome['result']
+    restore = check_named(result, 'restore')
+    assert restore['status'] == 'CRITICAL'
+    assert 'did not finish within 30 seconds' in restore['message'], restore['message']
+    scratch = result['backups'][0]['restore']['database']
+    assert scratch.startswith('fleetops_verify_')
+    assert result['backups'][0]['restore']['dropped'] is False
+    cleanup = check_named(result, 'restore_cleanup')
+    assert cleanup['status'] == 'CRITICAL'
+    assert scratch in cleanup['message'] and 'DROP DATABASE' in cleanup['message']
+    assert result['scratch_databases_left'] == [scratch]
+    # thawed: the named database is the only one left, and it can be dropped as the message says
+    assert scratch_databases(cluster) == [scratch]
+    cluster.execute('DROP DATABASE %s WITH (FORCE)' % scratch)
+    assert rows(cluster, 'rs_live') == (150, 150)
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'device'])
+def test_a_fifo_or_device_is_not_opened(ansible, tmp_path, kind):
+    if kind == 'fifo':
+        path = tmp_path / 'shop_20250101T030000Z.dump'
+        os.mkfifo(path)
+        words = 'is a FIFO, not a backup file'
+    else:
+        path = '/dev/zero'
+        words = 'is a character device, not a backup file'
+    # the harness timeout is only a hang guard: a blocking open would never return
+    result = ansible.module(MODULE, {'path': str(path), 'fail_on': 'never'}, timeout=600)
+    assert result['status'] == 'CRITICAL'
+    assert words in check_named(result, 'exists')['message']
+
+
+def test_a_fifo_as_manifest_or_sidecar_is_not_opened(ansible, dumps, tmp_path):
+    target = tmp_path / 'copy.dump'
+    shutil.copy(dumps.files[('bv_small', 'custom')], target)
+    os.mkfifo(str(target) + '.manifest.json')
+    os.mkfifo(str(target) + '.sha256')
+    result = ansible.module(MODULE, {'path': str(target), 'fail_on': 'never'}, timeout=600)
+    assert result['status'] == 'CRITICAL'
+    assert 'is a FIFO' in check_named(result, 'manifest')['message']
+    assert 'is a FIFO' in check_named(result, 'checksum')['message']

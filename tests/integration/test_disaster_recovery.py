@@ -330,21 +330,26 @@ def test_standby_is_restored_from_the_backup_host(ansible, bed, remote):
         [str(remote['good']), str(remote['corrupt'])])
 
     # the good dump, its sidecar and its manifest staged on standby1, byte for byte, 0700/0600
+    # in a directory of this run's own, new and private, inside the staging directory
     name = remote['good'].name
-    staged = sorted(p.name for p in remote['staging'].iterdir())
+    runs = list(remote['staging'].iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith('run-'), runs
+    run = runs[0]
+    staged = sorted(p.name for p in run.iterdir())
     assert staged == sorted([name, name + '.manifest.json', name + '.sha256'])
     assert stat.S_IMODE(remote['staging'].stat().st_mode) == 0o700
-    for file in remote['staging'].iterdir():
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
+    for file in run.iterdir():
         assert sha256(file) == sums[file.name], file
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
-    sidecar = (remote['staging'] / (name + '.sha256')).read_text().split()[0]
-    assert sidecar == sha256(remote['staging'] / name) == sha256(bed['good'])
+    sidecar = (run / (name + '.sha256')).read_text().split()[0]
+    assert sidecar == sha256(run / name) == sha256(bed['good'])
     staged_check = result.task('Verify the staged copy against its sidecar and manifest',
                                host='standby1')
     assert staged_check['backups'][0]['checksum'] == 'match'
 
     restore = result.task('Restore the backup, verified against its manifest', host='standby1')
-    assert restore['path'] == str(remote['staging'] / name)
+    assert restore['path'] == str(run / name)
     assert restore['database'] == STANDBY_DB
     assert restore['rows'] == {'public.orders': 1234, 'crm.leads': 77}
     assert restore['mismatches'] == [] and restore['compared_with'].startswith('the manifest')
@@ -357,7 +362,7 @@ def test_standby_is_restored_from_the_backup_host(ansible, bed, remote):
     assert [h['host'] for h in report['hosts']] == ['standby1']
     results = report['hosts'][0]['results']
     assert results['transfer']['status'] == 'OK'
-    assert 'from backup1:%s to standby1:%s' % (remote['backups'], remote['staging']) in \
+    assert 'from backup1:%s to standby1:%s' % (remote['backups'], run) in \
         results['transfer']['summary']
     checks = dict((c['name'], c) for c in results['transfer']['checks'])
     assert checks['transfer_size']['value'] == remote['good'].stat().st_size
@@ -409,3 +414,45 @@ def test_standby_refuses_a_backup_without_sidecar_before_copying(ansible, bed, r
     assert not staging.exists() and databases(cluster) == before
     assert sorted(p.name for p in bare.iterdir()) == sorted(
         [remote['good'].name, remote['good'].name + '.manifest.json'])
+
+
+def test_standby_refuses_a_staging_directory_that_is_a_symlink(ansible, bed, remote, tmp_path):
+    """A symbolic link planted where the staging directory should be is neither followed nor
+    changed: its target keeps its files, mode and owner, and nothing is restored."""
+    cluster = bed['cluster']
+    victim = tmp_path / 'victim'
+    victim.mkdir(mode=0o755)
+    (victim / 'precious.txt').write_text('keep me\n')
+    planted = tmp_path / 'staging'
+    planted.symlink_to(victim)
+    before = databases(cluster), tree(victim), victim.stat()
+    result = run_remote(ansible, remote, disaster_recovery_staging_dir=str(planted),
+                        disaster_recovery_target_database='dr_shop_standby4')
+    assert result.rc != 0, result
+    assert 'disaster_recovery_staging_dir: standby1:%s is a symbolic link to %s' % (
+        planted, victim) in result.stdout, result.stdout[-3000:]
+    assert 'Nothing was copied or restored' in result.stdout
+    after = victim.stat()
+    assert (databases(cluster), tree(victim)) == before[:2]
+    assert (after.st_mode, after.st_uid, after.st_gid) == (
+        before[2].st_mode, before[2].st_uid, before[2].st_gid)
+    assert (victim / 'precious.txt').read_text() == 'keep me\n'
+    assert planted.is_symlink()
+
+
+def test_standby_staging_is_new_for_every_run(ansible, bed, remote, tmp_path):
+    """A file left in the staging directory by an earlier run (or planted there) is never used:
+    every run stages into a new directory of its own."""
+    cluster = bed['cluster']
+    staging = tmp_path / 'staging'
+    staging.mkdir(mode=0o700)
+    planted = staging / remote['good'].name
+    planted.write_bytes(b'not the backup')
+    result = run_remote(ansible, remote, disaster_recovery_staging_dir=str(staging),
+                        disaster_recovery_target_database='dr_shop_standby5')
+    assert result.rc == 0, failures(result)
+    restore = result.task('Restore the backup, verified against its manifest', host='standby1')
+    assert Path(restore['path']).parent.parent == staging
+    assert Path(restore['path']).parent.name.startswith('run-')
+    assert counts(cluster, 'dr_shop_standby5') == {'public.orders': 1234, 'crm.leads': 77}
+    assert planted.read_bytes() == b'not the backup'

@@ -10,6 +10,7 @@ import gzip
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,43 @@ def test_gzip_feeder_stops_when_the_reader_does(tmp_path):
     feeder.join()
     assert rc == 0
     assert feeder.error is None  # a closed pipe is not an error of the feeder
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def test_run_program_stops_what_the_program_started(tmp_path):
+    """At the deadline the whole process group goes (pg_restore -j forks its workers): a child
+    that would outlive its parent cannot hold the caller."""
+    pidfile = tmp_path / 'child.pid'
+    script = 'sleep 300 & echo $! > %s; wait' % pidfile
+    with pytest.raises(backup_verify.ProgramTimeout):
+        backup_verify.run_program(run_command, ['sh', '-c', script], timeout=5)
+    child = int(pidfile.read_text())
+    for dummy in range(600):  # a hang guard only: the kill is immediate
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def test_side_files_are_read_with_a_bound(tmp_path):
+    small = tmp_path / 'x.sha256'
+    small.write_text('%s  x\n' % ('a' * 64))
+    assert backup_verify.read_sidecar(str(small)) == {'x': 'a' * 64}
+    big = tmp_path / 'big.json'
+    big.write_bytes(b' ' * 2048)
+    with pytest.raises(ValueError, match='larger than 1024 bytes'):
+        backup_verify.read_small_file(str(big), limit=1024)
+    fifo = tmp_path / 'fifo.json'
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match='is a FIFO'):
+        backup_verify.read_small_file(str(fifo))
+    with pytest.raises(ValueError, match='is a character device'):
+        backup_verify.read_small_file('/dev/zero')

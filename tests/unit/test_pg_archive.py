@@ -125,3 +125,94 @@ def test_sidecar_round_trip(tmp_path):
     (tmp_path / 'bad').write_text('nonsense\n')
     with pytest.raises(ValueError, match='sha256sum format'):
         backup_verify.read_sidecar(str(tmp_path / 'bad'))
+
+
+# --------------------------------------------------------------------------------------------
+# The scan of plain dumps before a restore
+
+DUMP_HEAD = ('--\n-- PostgreSQL database dump\n--\n\n\\restrict a1B2c3\n\n'
+             'SET statement_timeout = 0;\nSET standard_conforming_strings = on;\n'
+             "SELECT pg_catalog.set_config('search_path', '', false);\n")
+DUMP_TAIL = '\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict a1B2c3\n\n'
+
+
+def scan(body, head=DUMP_HEAD, tail=DUMP_TAIL, pieces=1):
+    data = (head + body + tail).encode()
+    size = max(1, len(data) // pieces)
+    return pg_archive.check_plain_script([data[i:i + size] for i in range(0, len(data), size)],
+                                         'dump.sql')
+
+
+def refused(body, **kwargs):
+    with pytest.raises(pg_archive.UnsafeDump) as info:
+        scan(body, **kwargs)
+    return info.value
+
+
+@pytest.mark.parametrize('pieces', [1, 3, 50])
+def test_what_pg_dump_writes_passes(pieces):
+    body = ('CREATE TABLE public.t (id integer, note text);\n'
+            'CREATE FUNCTION public.f() RETURNS integer LANGUAGE plpgsql AS $_$\n'
+            "BEGIN EXECUTE 'DROP DATABASE x'; RETURN 1; END\n$_$;\n"
+            "COMMENT ON TABLE public.t IS 'a \\ backslash; and DROP DATABASE in a string';\n"
+            'COPY public.t (id, note) FROM stdin;\n'
+            '1\t\\\\! not a command\n2\t\\N\n3\tDROP DATABASE live;\n\\.\n\n'
+            "CREATE USER MAPPING FOR postgres SERVER s OPTIONS (user 'x');\n"
+            'GRANT ALL ON SCHEMA public TO PUBLIC;\n'
+            '/* a /* nested */ comment with \\! inside */ SELECT 1; -- and \\connect here\n'
+            "SELECT E'it''s \\' \\\\ ok';\n")
+    stats = scan(body, pieces=pieces)
+    assert stats['copy_blocks'] == 1
+    assert stats['meta_commands'] == ['\\restrict', '\\unrestrict']
+
+
+@pytest.mark.parametrize('body, line, words', [
+    ('DROP DATABASE IF EXISTS shop;\n', 10, 'the command DROP DATABASE'),
+    ('CREATE DATABASE shop WITH TEMPLATE = template0;\n', 10, 'the command CREATE DATABASE'),
+    ('ALTER DATABASE shop\n  RENAME TO old;\n', 10, 'the command ALTER DATABASE'),
+    ('\\connect shop\n', 10, 'a psql meta-command'),
+    ('\\c shop\n', 10, 'a psql meta-command'),
+    ('SELECT 1; \\! touch /tmp/x\n', 10, 'a psql meta-command'),
+    ("SELECT 'a\\' \\o /tmp/x\n", 10, 'a psql meta-command'),
+    ('COPY t FROM stdin;\n1\n\\.\n\\! touch /tmp/x\n', 13, 'a psql meta-command'),
+    ("COPY t TO '/tmp/x';\n", 10, 'COPY other than COPY ... FROM stdin'),
+    ("COPY t FROM PROGRAM 'id';\n", 10, 'COPY other than COPY ... FROM stdin'),
+    ('COPY t FROM stdin; SELECT 1;\n', 10, 'text after a COPY'),
+    ("ALTER ROLE postgres PASSWORD 'x';\n", 10, 'the command ALTER ROLE'),
+    ('GRANT admin TO bob;\n', 10, 'role membership'),
+    ('GRANT CONNECT ON DATABASE shop TO bob;\n', 10, 'ON DATABASE'),
+    ('COMMENT ON DATABASE shop IS $$x$$;\n', 10, 'COMMENT ON DATABASE'),
+    ('ALTER SYSTEM SET work_mem = 1;\n', 10, 'ALTER SYSTEM'),
+    ("DO $$ BEGIN PERFORM 1; END $$;\n", 10, 'the command DO'),
+    ('SET standard_conforming_strings = off;\n', 10, 'standard_conforming_strings'),
+])
+def test_what_reaches_beyond_the_database_is_refused(body, line, words):
+    error = refused(body)
+    assert error.line == line, str(error)
+    assert words in str(error)
+    assert 'line %d holds' % line in str(error)
+    assert 'pg_dump without -C/--create' in str(error) and '-Fc' in str(error)
+
+
+@pytest.mark.parametrize('statement', ["SET standard_conforming_strings = 'on';\n",
+                                       'SET standard_conforming_strings TO on;\n'])
+def test_standard_conforming_strings_on_passes(statement):
+    assert scan(statement)['statements'] == 4
+
+
+def test_a_meta_command_is_not_hidden_in_copy_data_nor_data_taken_for_one():
+    # a data row that starts with \. but is longer is data; the block ends only at a bare \.
+    stats = scan('COPY t FROM stdin;\n\\.x\n\\!\n\\.\n')
+    assert stats['copy_blocks'] == 1
+    error = refused('COPY t FROM stdin;\n\\.x\n\\.\n\\o /tmp/out\n')
+    assert error.line == 13 and '\\o /tmp/out' in str(error)
+
+
+def test_scan_of_a_gzip_dump_streams(tmp_path):
+    path = tmp_path / 'dump.sql.gz'
+    body = 'COPY t FROM stdin;\n' + '1\tx\n' * 200000 + '\\.\n\\connect other\n'
+    path.write_bytes(gzip.compress((DUMP_HEAD + body + DUMP_TAIL).encode()))
+    with pytest.raises(pg_archive.UnsafeDump) as info:
+        pg_archive.check_plain_dump(str(path), True)
+    assert info.value.line == 200012
+    assert '\\connect other' in str(info.value)
