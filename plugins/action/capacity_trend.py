@@ -58,8 +58,6 @@ class ActionModule(ActionBase):
         if errors:
             raise AnsibleActionFail('; '.join(errors))
         _validation, args = self.validate_argument_spec(argument_spec=spec)
-        if '\x00' in args['history_dir']:
-            return dict(result, failed=True, msg='history_dir: %r holds a NUL byte' % args['history_dir'])
         if not _NAME_RE.match(args['report']):
             return dict(result, failed=True,
                         msg="report: '%s' may hold only letters, digits, '.', '_' and '-'" % args['report'])

@@ -89,8 +89,6 @@ class ActionModule(ActionBase):
             raise AnsibleError(str(exc))
         if started > finished + 60:
             raise AnsibleError('started: %s lies in the future' % args['started'])
-        if '\x00' in args['dest']:
-            raise AnsibleError('dest: %r holds a NUL byte' % args['dest'])
 
         hostvars = task_vars.get('hostvars', {})
         host_results = {}

@@ -18,17 +18,35 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 
-def nul_parameters(params):
-    """Names of the parameters holding a NUL byte anywhere (in a string, a list or a mapping)."""
-    def holds_nul(value):
+def nul_parameters(params, prefix=''):
+    """Where NUL bytes stand in ``params``: ``name``, ``name[2]``, ``name.key``, ``name[0].path``.
+
+    A mapping key holding one is reported as its mapping. Values are never part of the answer.
+    """
+    found = []
+
+    def walk(value, label):
         if isinstance(value, str):
-            return '\x00' in value
-        if isinstance(value, (list, tuple)):
-            return any(holds_nul(item) for item in value)
-        if isinstance(value, dict):
-            return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-        return False
-    return sorted(name for name, value in params.items() if holds_nul(value))
+            if '\x00' in value:
+                found.append(label)
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(item, '%s[%d]' % (label, index))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and '\x00' in key:
+                    found.append(label)
+                else:
+                    walk(item, '%s.%s' % (label, key))
+
+    for name in sorted(params):
+        walk(params[name], prefix + name)
+    return sorted(set(found))
+
+
+def nul_errors(params):
+    """One message per place that holds a NUL byte, naming it."""
+    return ['%s: must not contain a NUL byte' % where for where in nul_parameters(params)]
 
 
 class RunbookModule(AnsibleModule):
@@ -45,6 +63,6 @@ class RunbookModule(AnsibleModule):
         super(RunbookModule, self)._log_invocation()
 
     def _refuse_nul(self):
-        bad = nul_parameters(self.params)
-        if bad:
-            self.fail_json(msg='; '.join('%s: must not contain a NUL byte' % name for name in bad))
+        errors = nul_errors(self.params)
+        if errors:
+            self.fail_json(msg='; '.join(errors))

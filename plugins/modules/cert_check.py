@@ -690,11 +690,6 @@ class CertCheck:
         if not 0 < params['timeout'] <= MAX_TIMEOUT:
             self.fail('timeout: must be a number of seconds above 0 and at most %d, got %s' % (
                 MAX_TIMEOUT, params['timeout']))
-        for option, keys in (('certificates', ('path', 'key_path')), ('endpoints', ('ca_path',))):
-            for index, spec in enumerate(params[option]):
-                for key in keys:
-                    if '\x00' in (spec.get(key) or ''):
-                        self.fail('%s[%d].%s: %r holds a NUL byte' % (option, index, key, spec[key]))
         addresses = []
         for index, spec in enumerate(params['endpoints']):
             try:

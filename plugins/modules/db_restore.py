@@ -221,21 +221,31 @@ BLAME = (
     ('permission denied', 'login_user'),
     ('ssl', 'ssl_mode'),
     ('certificate', 'ca_cert'),
-    ('timeout expired', 'connect_timeout'),
+    ('connection option "port"', 'login_port'),
+    # Nothing answered in time: the address, or a server that is too slow to accept.
+    ('timeout expired', 'login_host/login_port/connect_timeout'),
     ('did not finish within', 'statement_timeout'),
     ('could not translate host name', 'login_host'),
-    ('connection refused', 'login_port'),
+    # Nothing listens there: the host and the port are named together, either may be wrong.
+    ('connection refused', 'login_host/login_port'),
     ('no such file or directory', 'login_unix_socket'),
 )
 
 
-def blame(text):
-    """The option a psql error points at (the server address when nothing more precise fits)."""
+def blame(text, unix_socket=None):
+    """The option a psql error points at (the server address when nothing more precise fits).
+
+    With ``login_unix_socket`` set, the server address is that socket directory, so what points
+    at the host points at it."""
     lowered = text.lower()
-    for words, option in BLAME:
+    option = 'login_host'
+    for words, candidate in BLAME:
         if words in lowered:
-            return option
-    return 'login_host'
+            option = candidate
+            break
+    if unix_socket and option.startswith('login_host'):
+        option = option.replace('login_host', 'login_unix_socket', 1)
+    return option
 
 
 DEFAULT_THRESHOLDS = {'restore_duration': {'warning': None, 'critical': '~:14400'}}
@@ -445,7 +455,7 @@ def main():
     except RuntimeError as exc:
         text = str(exc)[-1500:]
         module.fail_json(msg='%s: cannot work on %s as %s: %s' % (
-            blame(text), restorer.server(), params['login_user'] or '(the default user)', text),
+            blame(text, params['login_unix_socket']), restorer.server(), params['login_user'] or '(the default user)', text),
             plan=restorer.plan)
     report = CheckReport('db_restore')
     if error:

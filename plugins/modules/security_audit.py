@@ -173,6 +173,25 @@ class Audit:
         except ValueError as exc:
             module.fail_json(msg=str(exc))
 
+    def _count_access(self, handle):
+        """Requests, 401/403 answers and requests per source since ``self.since`` in one log."""
+        requests, errors, sources = 0, 0, {}
+        for line in handle:
+            match = ACCESS_RE.match(line)
+            if not match:
+                continue
+            try:
+                when = datetime.datetime.strptime(match.group(2), '%d/%b/%Y:%H:%M:%S %z')
+            except ValueError:
+                continue
+            if when.timestamp() < self.since:
+                continue
+            requests += 1
+            sources[match.group(1)] = sources.get(match.group(1), 0) + 1
+            if match.group(3) in ('401', '403'):
+                errors += 1
+        return requests, errors, sources
+
     def access_log(self):
         paths = []
         for pattern in self.params['access_logs']:
@@ -193,23 +212,21 @@ class Audit:
                                     target=path)
                 continue
             with os.fdopen(fd, 'r', errors='replace') as handle:
-                read.append(path)
                 if st.st_mtime < self.since:
+                    read.append(path)
                     continue
-                for line in handle:
-                    match = ACCESS_RE.match(line)
-                    if not match:
-                        continue
-                    try:
-                        when = datetime.datetime.strptime(match.group(2), '%d/%b/%Y:%H:%M:%S %z')
-                    except ValueError:
-                        continue
-                    if when.timestamp() < self.since:
-                        continue
-                    requests += 1
-                    sources[match.group(1)] = sources.get(match.group(1), 0) + 1
-                    if match.group(3) in ('401', '403'):
-                        errors += 1
+                try:
+                    counted = self._count_access(handle)
+                except (IOError, OSError) as exc:
+                    # A regular file that cannot be read through (/proc/self/mem, a failing disk).
+                    self.report.unknown('auth_errors', 'access_logs: cannot read %s: %s' % (
+                        path, exc.strerror or exc), target=path)
+                    continue
+                read.append(path)
+                requests += counted[0]
+                errors += counted[1]
+                for source, count in counted[2].items():
+                    sources[source] = sources.get(source, 0) + count
         if not read:
             return
         top = sorted(sources.items(), key=lambda item: (-item[1], item[0]))[:self.params['top_sources']]
@@ -372,10 +389,6 @@ def main():
         finite_number(module.params['since_hours'], 'since_hours', above=0, maximum=MAX_SINCE_HOURS)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    for option in ('access_logs', 'etc_paths', 'world_writable_paths'):
-        for path in module.params[option]:
-            if '\x00' in path:
-                module.fail_json(msg='%s: %r holds a NUL byte' % (option, path))
     for item in module.params['allowed_ports']:
         port, dummy, proto = str(item).partition('/')
         if not port.isdigit() or not 1 <= int(port) <= 65535 or proto not in ('', 'tcp', 'udp'):

@@ -6,7 +6,8 @@
 ansible-core raises ``OverflowError`` (a traceback, no option named) when an ``int`` option gets an
 infinite value, answers a mapping or a list of mappings given plain text with "dictionary
 requested, could not parse JSON or key=value", naming no option either, and raises ``TypeError``
-when a mapping with suboptions gets a number. These run before ``validate_argument_spec`` and name
+when a mapping with suboptions gets a number; a NUL byte in a path ends in a ValueError deep in a
+system call. These run before ``validate_argument_spec`` and name
 the option instead.
 """
 
@@ -17,6 +18,8 @@ __metaclass__ = type
 import math
 
 from ansible.module_utils.common.validation import check_type_dict
+
+from ansible_collections.fleetops.runbook.plugins.module_utils.module import nul_errors
 
 
 def _infinite(value):
@@ -41,8 +44,10 @@ def _mapping(item):
 
 
 def argument_errors(args, spec, prefix=''):
-    """Messages naming each option (``parent.sub`` for suboptions) holding such a value."""
-    errors = []
+    """Messages naming each option (``parent.sub`` for suboptions) holding such a value, or a
+    NUL byte (which no path, address or name the plugins pass on can hold)."""
+    errors = [] if prefix or not isinstance(args, dict) else nul_errors(
+        dict((name, value) for name, value in args.items() if name in spec))
     for name, desc in spec.items():
         value = args.get(name) if isinstance(args, dict) else None
         if value is None:

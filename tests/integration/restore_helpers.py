@@ -6,10 +6,8 @@ db_restore: a restore must never reach beyond the database it restores into."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -65,39 +63,6 @@ def scratch_databases(cluster):
     return sorted(r[0] for r in cluster.execute(
         "SELECT datname FROM pg_database WHERE datname LIKE 'fleetops_verify_%' "
         "OR datname LIKE '%\\_restoring\\_%'"))
-
-
-def cluster_pids(cluster):
-    """The postmaster and every process it started."""
-    root = cluster.pid
-    found = [root]
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as handle:
-                fields = handle.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == root:
-            found.append(int(entry))
-    return found
-
-
-@contextlib.contextmanager
-def frozen(cluster):
-    """The whole cluster stopped with SIGSTOP (postmaster and backends), thawed on the way out
-    whatever happens."""
-    pids = cluster_pids(cluster)
-    try:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-        yield pids
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
 
 
 def tamper_toc(toc_path, starts_with, prefix):

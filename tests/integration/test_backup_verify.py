@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from .pg_helpers import check as check_named, checks_named, wait_until
+from .pg_helpers import check as check_named, checks_named, frozen, wait_until
 from .restore_helpers import (
-    add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
+    add_rows, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
 

@@ -16,9 +16,9 @@ import threading
 import pytest
 
 from .emergency_helpers import backup_now, counts, databases, make_shop
-from .pg_helpers import wait_until
+from .pg_helpers import frozen, wait_until
 from .restore_helpers import (
-    add_rows, frozen, inject, make_live, pg_dump, rows, scratch_databases)
+    add_rows, inject, make_live, pg_dump, rows, scratch_databases)
 
 DB = 'dbr_shop'
 
