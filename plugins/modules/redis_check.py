@@ -52,6 +52,7 @@ options:
     description:
       - Password for O(login_user), or the C(requirepass) of the server.
       - Defaults to the E(REDISCLI_AUTH) environment variable, as C(redis-cli) reads it.
+      - An empty password is no password (no C(AUTH) is sent).
       - Never logged and never returned.
     type: str
   tls:
@@ -75,8 +76,8 @@ options:
     description:
       - Seconds to wait for the complete reply to each command. More than 0, at most 3600.
       - A server that accepts the connection but stops answering is reported V(CRITICAL) once
-        this deadline passes; a run sends at most 7 commands, so it is bounded by
-        O(connect_timeout) plus 7 times this.
+        this deadline passes; a run sends at most 6 commands, so it is bounded by
+        O(connect_timeout) plus 6 times this.
     type: float
     default: 5
   expected_role:
@@ -431,8 +432,6 @@ class RedisCheck:
                 self.fail('login_user: must be a user name without white space')
             if not params['login_password']:
                 self.fail('login_user: needs login_password (or the REDISCLI_AUTH environment variable)')
-        if params['login_password'] is not None and params['login_password'] == '':
-            self.fail('login_password: must not be empty (leave it out for a server without one)')
         if params['ca_cert'] is not None and not params['tls']:
             self.fail('ca_cert: is set but tls is false')
         self.ca_data = None
