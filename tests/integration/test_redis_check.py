@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from . import generated_input as gi
-from .redis_server import RedisServer
+from .redis_server import RedisServer, free_port
+from .tlsutil import make_cert
 
 MODULE = 'fleetops.runbook.redis_check'
 PASSWORD = 'Redis-Pw-4711-never-shown'
@@ -248,3 +249,42 @@ def test_bad_input_names_the_parameter(ansible, args, param):
     assert result.get('failed') is True
     assert param in result['msg']
     assert 'Traceback' not in result.get('module_stderr', '')
+
+
+@pytest.fixture(scope='module')
+def tls_server(tmp_path_factory):
+    """A TLS port beside the plain one, with a certificate for 127.0.0.1 from a test CA."""
+    directory = tmp_path_factory.mktemp('tls')
+    ca = make_cert('Fleetops Test CA', days_left=400, ca=True)
+    leaf = make_cert('localhost', days_left=90, names=['localhost'], ips=['127.0.0.1'], issuer=ca)
+    ca_path = ca.write(directory, 'ca')[0]
+    cert_path, key_path = leaf.write(directory, 'server')
+    tls_port = free_port()
+    server = RedisServer(directory / 'data', '--tls-port', str(tls_port), '--tls-cert-file', str(cert_path),
+                         '--tls-key-file', str(key_path), '--tls-ca-cert-file', str(ca_path),
+                         '--tls-auth-clients', 'no').start()
+    yield server, tls_port, ca_path
+    server.stop()
+
+
+def test_tls_with_a_ca(ansible, tls_server):
+    server, tls_port, ca_path = tls_server
+    result = run(ansible, tls_port, tls=True, ca_cert=str(ca_path))
+    assert result['is_available'] is True
+    assert one(result, 'available')['status'] == 'OK'
+    assert one(result, 'role')['value'] == 'master'
+
+
+def test_tls_without_the_ca_is_refused_with_the_reason(ansible, tls_server):
+    server, tls_port, ca_path = tls_server
+    result = run(ansible, tls_port, tls=True)
+    assert result['is_available'] is False
+    assert 'TLS handshake failed' in one(result, 'available')['message']
+    assert 'certificate' in one(result, 'available')['message']
+
+
+def test_plain_text_to_a_tls_port_is_critical(ansible, tls_server):
+    server, tls_port, ca_path = tls_server
+    result = run(ansible, tls_port, connect_timeout=2, command_timeout=2)
+    assert result['is_available'] is False
+    assert result['status'] == 'CRITICAL'
