@@ -288,3 +288,33 @@ def test_plain_text_to_a_tls_port_is_critical(ansible, tls_server):
     result = run(ansible, tls_port, connect_timeout=2, command_timeout=2)
     assert result['is_available'] is False
     assert result['status'] == 'CRITICAL'
+
+
+def test_unix_socket_and_config_renamed_away(ansible, tmp_path):
+    """CONFIG renamed to nothing: maxmemory comes from INFO, and memory is still judged."""
+    directory = tmp_path / 'unix'
+    socket_path = directory / 'redis.sock'
+    server = RedisServer(directory, '--unixsocket', str(socket_path), '--unixsocketperm', '700',
+                         '--rename-command', 'CONFIG', '', '--maxmemory', '64mb').start()
+    try:
+        result = run(ansible, 1, login_unix_socket=str(socket_path))
+    finally:
+        server.stop()
+    assert result['is_available'] is True
+    assert one(result, 'available')['message'] == 'available %s: answers PING' % socket_path
+    assert 'unknown command' in result['server']['config_refused']
+    assert result['server']['maxmemory_source'] == 'info'
+    assert result['server']['maxmemory'] == 64 * 1024 * 1024
+    memory = one(result, 'memory')
+    assert 0 < memory['value'] < 80 and memory['status'] == 'OK'
+    # Without CONFIG the save setting is unknown; nothing was written, so the age is not judged.
+    assert 'no changes since' in one(result, 'rdb_save_age')['message']
+    assert one(result, 'clients')['status'] == 'OK'
+
+
+def test_a_unix_socket_that_is_no_socket(ansible, tmp_path):
+    path = tmp_path / 'plain-file'
+    path.write_text('x')
+    result = run(ansible, 1, login_unix_socket=str(path))
+    assert result['is_available'] is False
+    assert result['status'] == 'CRITICAL'
