@@ -109,9 +109,10 @@ options:
         server started, has no default either."
       - "C(ping_time): round-trip time of C(PING) in milliseconds; default 200 / 1000."
       - "C(rdb_save_age): seconds since the last successful RDB snapshot; default 90000 / 176400
-        (25 h and 49 h: one and two daily snapshots missed). Judged only when snapshots are
-        configured (C(save) is not empty, or cannot be read) and there are changes not yet saved;
-        otherwise reported without a judgement."
+        (25 h and 49 h: one and two daily snapshots missed). Judged only when there are changes
+        not yet saved and snapshots are configured (C(save) is not empty; when C(CONFIG) is
+        refused, when a snapshot was made since the server started); otherwise reported without
+        a judgement."
       - "C(replication_lag): on a replica, seconds since the last interaction with its primary;
         on a primary, the lag each replica reports. Default 30 / 60 (a primary pings its replicas
         every 10 seconds by default)."
@@ -715,6 +716,12 @@ class RedisCheck:
         if not changes:
             self.report.add('rdb_save_age', age, 'seconds', status=OK,
                             message='rdb_save_age: last snapshot %s ago, no changes since' % human_duration(age))
+            return
+        if save is None and number(info, 'rdb_last_bgsave_time_sec') in (None, -1):
+            # CONFIG refused and no snapshot since the start: snapshots may well be off.
+            self.report.add('rdb_save_age', age, 'seconds', status=OK,
+                            message='rdb_save_age: no snapshot since the server started %s ago and the save setting '
+                                    'cannot be read (CONFIG refused); not judged' % human_duration(age))
             return
         status = thresholds.judge(age)
         self.report.add('rdb_save_age', age, 'seconds', thresholds, status=status,

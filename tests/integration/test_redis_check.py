@@ -318,3 +318,33 @@ def test_a_unix_socket_that_is_no_socket(ansible, tmp_path):
     result = run(ansible, 1, login_unix_socket=str(path))
     assert result['is_available'] is False
     assert result['status'] == 'CRITICAL'
+
+
+# A range every age is inside: alerts whenever the age is judged at all, whatever the clock says.
+EVERY_AGE = {'rdb_save_age': {'warning': '@0:1000000000'}}
+
+
+def test_save_age_judged_only_with_snapshots_and_unsaved_changes(ansible, tmp_path, plain):
+    server = RedisServer(tmp_path / 'snapshots', '--save', '3600 1').start()
+    try:
+        clean = one(run(ansible, server.port, thresholds=EVERY_AGE), 'rdb_save_age')
+        assert clean['status'] == 'OK' and 'no changes since' in clean['message']
+        assert server.call('SET', 'k', 'v') == b'+OK'
+        dirty = one(run(ansible, server.port, thresholds=EVERY_AGE), 'rdb_save_age')
+    finally:
+        server.stop()
+    assert dirty['status'] == 'WARNING'
+    assert '1 changes not saved' in dirty['message']
+    assert dirty['value'] >= 0
+    # Snapshots off: written to, yet not judged.
+    assert plain.call('SET', 'k', 'v') == b'+OK'
+    off = one(run(ansible, plain.port, thresholds=EVERY_AGE), 'rdb_save_age')
+    assert off['status'] == 'OK' and 'snapshots are off' in off['message']
+
+
+def test_save_age_not_judged_when_config_is_refused_and_nothing_was_saved(ansible, locked):
+    assert locked.call('SET', 'k', 'v') == b'+OK'
+    result = run(ansible, locked.port, login_user='monitor', login_password='Monitor-Pw-0815', thresholds=EVERY_AGE)
+    age = one(result, 'rdb_save_age')
+    assert age['status'] == 'OK'
+    assert 'cannot be read (CONFIG refused); not judged' in age['message']
