@@ -75,6 +75,7 @@ def base_args(name, bed):
         'log_cleanup': dict(paths=[str(root / 'logs')]),
         'pg_bloat': dict(pg),
         'pg_health': dict(pg),
+        'redis_check': dict(login_host='127.0.0.1', login_port=bed.closed, connect_timeout=2, command_timeout=2),
         'resource_check': dict(checks=['load', 'memory', 'disk'], cpu_interval=0.01,
                                include_mounts=[str(root)]),
         'security_audit': dict(checks=['access_log', 'etc_changes', 'world_writable'],
