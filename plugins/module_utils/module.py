@@ -18,8 +18,12 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 
-def nul_parameters(params):
-    """Names of the parameters holding a NUL byte anywhere (in a string, a list or a mapping)."""
+def nul_parameters(params, spec=None):
+    """Names of the parameters holding a NUL byte anywhere (in a string, a list or a mapping).
+
+    With the argument_spec, a suboption is named by its path (``endpoints[0].url``), so the message
+    points at the entry that holds it.
+    """
     def holds_nul(value):
         if isinstance(value, str):
             return '\x00' in value
@@ -28,7 +32,18 @@ def nul_parameters(params):
         if isinstance(value, dict):
             return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
         return False
-    return sorted(name for name, value in params.items() if holds_nul(value))
+
+    found = []
+    for name, value in params.items():
+        options = ((spec or {}).get(name) or {}).get('options')
+        if options and isinstance(value, dict):
+            found.extend('%s.%s' % (name, sub) for sub in nul_parameters(value, options))
+        elif options and isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):
+            for index, item in enumerate(value):
+                found.extend('%s[%d].%s' % (name, index, sub) for sub in nul_parameters(item, options))
+        elif holds_nul(value):
+            found.append(name)
+    return sorted(found)
 
 
 class RunbookModule(AnsibleModule):
@@ -45,6 +60,6 @@ class RunbookModule(AnsibleModule):
         super(RunbookModule, self)._log_invocation()
 
     def _refuse_nul(self):
-        bad = nul_parameters(self.params)
+        bad = nul_parameters(self.params, self.argument_spec)
         if bad:
             self.fail_json(msg='; '.join('%s: must not contain a NUL byte' % name for name in bad))
