@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
+from harness import AnsibleRunner  # noqa: E402  pylint: disable=wrong-import-position
 from http_server import HttpServer  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -68,19 +66,12 @@ def main():
             {'name': 'uri', 'ansible.builtin.uri': {'url': '{{ item }}', 'status_code': 200, 'timeout': 10},
              'loop': [url for url in urls for dummy in range(args.probes)], 'loop_control': {'label': '{{ item }}'}},
         ]
-        play = [{'name': 'bench', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
         with tempfile.TemporaryDirectory() as tmp:
-            playbook = Path(tmp) / 'bench.yml'
-            playbook.write_text(json.dumps(play))
-            env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-                       ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'),
-                       ANSIBLE_COLLECTIONS_PATH=str(REPO / '.cache' / 'collections'))
-            proc = subprocess.run(['ansible-playbook', '-i', str(REPO / 'inventory' / 'demo'), str(playbook)],
-                                  cwd=str(REPO), env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            run = AnsibleRunner(tmp).tasks(tasks, timeout=3600)
+    if run.rc != 0 or run.data is None:
+        sys.stderr.write(run.stdout[-3000:] + run.stderr[-3000:])
         return 1
-    data = json.loads(proc.stdout[proc.stdout.index('{'):])
+    data = run.data
     times = {}
     for task in data['plays'][0]['tasks']:
         duration = task['task']['duration']
