@@ -31,8 +31,8 @@ description:
     above 1 % and above 5 % (seed 002's error rate 1 % / 5 %; seed 004 alerts above 5 %).
   - Endpoints are probed concurrently, O(concurrency) at a time; the probes of one endpoint run one
     after another, O(endpoints[].interval) apart, each on a new connection.
-  - Runs where the task runs, on the host for its local services, or on the controller with
-    C(delegate_to: localhost). It needs nothing but Python's standard library.
+  - "Runs where the task runs, on the host for its local services, or on the controller with
+    C(delegate_to: localhost). It needs nothing but Python's standard library."
 extends_documentation_fragment:
   - fleetops.runbook.attributes
   - fleetops.runbook.status
@@ -102,7 +102,7 @@ options:
       secret_headers:
         description:
           - Request headers whose values are secrets (an API key, a bearer token). Their values are
-            C(no_log): they never appear in the task's output or logs, at any verbosity.
+            C(no_log), so they never appear in the task's output or logs, at any verbosity.
         type: dict
         default: {}
       validate_certs:
