@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import getpass
+import shutil
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -305,3 +308,89 @@ def test_probes_of_endpoints_run_concurrently_within_the_deadline(ansible, ports
                             timeout=300)
     for i in range(4):
         assert [f['reason'] for f in endpoint(result, 'silent%d' % i)['failures']] == ['timeout']
+
+
+NGINX_CONF = '''
+user %(user)s;
+worker_processes 1;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/tmp/body;
+    proxy_temp_path %(dir)s/tmp/proxy;
+    fastcgi_temp_path %(dir)s/tmp/fastcgi;
+    uwsgi_temp_path %(dir)s/tmp/uwsgi;
+    scgi_temp_path %(dir)s/tmp/scgi;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:%(port)d;
+        root %(dir)s/www;
+    }
+    server {
+        listen 127.0.0.1:%(tls_port)d ssl;
+        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        root %(dir)s/www;
+    }
+}
+'''
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def nginx(tmp_path_factory):
+    """Debian's nginx (make installs nginx-light) serving a static file over HTTP and over TLS with
+    a certificate of a test CA."""
+    binary = shutil.which('nginx') or '/usr/sbin/nginx'
+    directory = tmp_path_factory.mktemp('nginx')
+    (directory / 'tmp').mkdir()
+    (directory / 'www').mkdir()
+    (directory / 'www' / 'status.json').write_text('{"service": "web", "healthy": true}\n')
+    ca = make_cert('Fleetops nginx Test CA', days_left=400, ca=True)
+    cert, key = make_cert('localhost', days_left=90, names=['localhost'], ips=['127.0.0.1'], issuer=ca).write(directory, 'server')
+    ca_path, dummy = ca.write(directory, 'ca')
+    values = dict(user=getpass.getuser(), dir=directory, port=_free_port(), tls_port=_free_port(), cert=cert, key=key)
+    conf = directory / 'nginx.conf'
+    conf.write_text(NGINX_CONF % values)
+    subprocess.run([binary, '-t', '-c', str(conf), '-p', str(directory)], check=True, capture_output=True)
+    proc = subprocess.Popen([binary, '-c', str(conf), '-p', str(directory), '-g', 'daemon off;'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for dummy in range(600):
+            try:
+                socket.create_connection(('127.0.0.1', values['tls_port']), timeout=1).close()
+                break
+            except OSError:
+                proc.poll()
+                assert proc.returncode is None, (directory / 'error.log').read_text()
+                threading.Event().wait(0.1)
+        yield {'http': 'http://127.0.0.1:%d' % values['port'], 'https': 'https://127.0.0.1:%d' % values['tls_port'],
+               'ca_path': str(ca_path)}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_nginx_static_file_over_http_and_tls(ansible, nginx):
+    result = run(ansible, [
+        dict(name='plain', url=nginx['http'] + '/status.json', json_field='healthy', json_value=True),
+        dict(name='tls', url=nginx['https'] + '/status.json', ca_path=nginx['ca_path'], body_pattern='"service": "web"'),
+        dict(name='tls_untrusted', url=nginx['https'] + '/status.json'),
+        dict(name='absent', url=nginx['http'] + '/missing.html'),
+        dict(name='head', url=nginx['https'] + '/status.json', method='HEAD', validate_certs=False),
+    ], probes=3)
+    assert endpoint(result, 'plain')['availability'] == 100.0
+    assert endpoint(result, 'tls')['availability'] == 100.0
+    assert endpoint(result, 'head')['availability'] == 100.0
+    assert one(result, 'availability', 'tls')['status'] == 'OK'
+    assert [(f['reason'], f['count']) for f in endpoint(result, 'tls_untrusted')['failures']] == [('tls_error', 3)]
+    absent = endpoint(result, 'absent')
+    assert absent['status_codes'] == {'404': 3}
+    assert absent['failures'] == [{'reason': 'status_mismatch', 'count': 3, 'detail': 'got 404, expected 200'}]
