@@ -590,6 +590,10 @@ class Prober:
         start = time.monotonic()
         timer.start()
         try:
+            conn.connect()
+            if expired.is_set():
+                # Connected just as the watchdog fired, too late for it to close the socket.
+                raise socket.timeout('connected after the timeout')
             conn.request(endpoint.method, endpoint.target, body=self.body, headers=self.headers)
             response = conn.getresponse()
             data = response.read(MAX_BODY) if endpoint.method != 'HEAD' else b''
