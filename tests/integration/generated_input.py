@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / '.cache' / 'collections'
 PREFIX = 'ansible_collections.fleetops.runbook.plugins.'
 
-MODULES = ('backup_verify', 'cert_check', 'db_restore', 'incident_evidence', 'log_cleanup', 'pg_bloat',
-           'pg_health', 'redis_check', 'resource_check', 'security_audit', 'slow_queries')
+MODULES = ('backup_verify', 'cert_check', 'db_restore', 'http_check', 'incident_evidence', 'log_cleanup',
+           'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit', 'slow_queries')
 ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
 
 # Hypothesis examples per option, on top of the fixed nasty values.
@@ -295,6 +295,9 @@ def nasty_values(name, option_path, desc, bed, names):
     if option == 'address':
         values += ['127.0.0.1:%d' % bed.closed, '127.0.0.1:%d' % bed.silent, '127.0.0.1', '127.0.0.1:0',
                    '127.0.0.1:99999', '[::1]:%d' % bed.closed, ':443', 'host:port:extra']
+    if option == 'url':
+        values += ['http://127.0.0.1:%d/' % bed.silent, 'https://127.0.0.1:%d/' % bed.closed, 'ftp://x', 'http://',
+                   'http://user:pw@127.0.0.1:%d/' % bed.closed, 'http://127.0.0.1:99999/', 'http://[::1/']
     if option == 'webhook_url':
         values += ['http://127.0.0.1:%d/hook' % bed.silent, 'https://127.0.0.1:%d/hook' % bed.closed,
                    'ftp://x', 'https://', 'https://hooks.slack.com/\x00']
