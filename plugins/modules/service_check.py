@@ -355,32 +355,32 @@ def select_units(wanted, blocks):
 
 
 def judge_unit(props, required):
-    """(status, what) of one unit: ``what`` says its state in words."""
+    """(status, state, note) of one unit: its state in words, and what a message adds after the
+    time in that state (or None)."""
     load = props.get('LoadState') or ''
     active = props.get('ActiveState') or ''
     sub = props.get('SubState') or ''
     result = props.get('Result') or ''
     must = CRITICAL if required else OK
     if load == 'not-found' and active in ('', 'inactive'):
-        return must, 'not found'
+        return must, 'not found', None
     if load == 'masked' and active != 'active':
-        return must, 'masked'
+        return must, 'masked', None
     if load in ('error', 'bad-setting') and active != 'active':
-        return (CRITICAL if required else WARNING), 'not loaded (%s)' % load
+        return (CRITICAL if required else WARNING), 'not loaded (%s)' % load, None
     state = active + (' (%s)' % sub if sub and sub != active else '')
     if active in ('active', 'reloading'):
-        return OK, state
+        return OK, state, None
     if active == 'failed':
-        if result and result != 'success':
-            state += ', result %s' % result
-        return (CRITICAL if required else WARNING), state
+        note = 'result %s' % result if result and result != 'success' else None
+        return (CRITICAL if required else WARNING), state, note
     if active == 'inactive':
-        return must, state
+        return must, state, None
     if active == 'activating' and sub.startswith('auto-restart'):
-        return must, state + ': down, waiting for an automatic restart'
+        return must, state, 'down until its automatic restart'
     if active in ('activating', 'deactivating', 'maintenance'):
-        return (WARNING if required else OK), state
-    return UNKNOWN, "in an unknown state '%s'" % state
+        return (WARNING if required else OK), state, None
+    return UNKNOWN, "in an unknown state '%s'" % state, None
 
 
 class UnitChecker:
@@ -448,13 +448,15 @@ class UnitChecker:
         return facts
 
     def check(self, pattern, name, props, required, now):
-        status, what = judge_unit(props, required)
+        status, state, note = judge_unit(props, required)
         age = state_age(props, now)
         restarts = _int_or_none(props.get('NRestarts'))
         loaded = props.get('LoadState') not in (None, '', 'not-found')
-        message = 'unit %s is %s' % (name, what)
+        message = 'unit %s is %s' % (name, state)
         if age is not None:
             message += ' for %s' % human_duration(age)
+        if note:
+            message += ', ' + note
         if not required and status == OK:
             message += ' (not required)'
         self.report.add('unit', props.get('ActiveState') or None, target=name, status=status, message=message)
