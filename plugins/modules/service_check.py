@@ -386,6 +386,9 @@ def judge_unit(props, required):
 class UnitChecker:
     """The units part: one ``systemctl show`` call, then a check per unit."""
 
+    # Present when systemd is the init system (sd_booted(3) looks for it).
+    booted_dir = '/run/systemd/system'
+
     def __init__(self, module, report, thresholds, wanted, timeout):
         self.module = module
         self.report = report
@@ -407,10 +410,10 @@ class UnitChecker:
 
     def read(self):
         """The ``systemctl show`` blocks and the monotonic time after they were read, or None."""
-        if not os.path.isdir('/run/systemd/system'):
+        if not os.path.isdir(self.booted_dir):
             init = self.init_name()
-            self.unavailable('not the init system here (no /run/systemd/system%s)' % (
-                '; PID 1 is %s' % init if init and init != 'systemd' else ''))
+            self.unavailable('not the init system here (no %s%s)' % (
+                self.booted_dir, '; PID 1 is %s' % init if init and init != 'systemd' else ''))
             return None, None
         systemctl = self.module.get_bin_path('systemctl')
         if not systemctl:

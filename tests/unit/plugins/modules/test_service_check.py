@@ -290,13 +290,19 @@ TCP = """\
    4: 0100007F:1F90 00000000:0000 06 00000000:00000000 03:00001234 00000000     0        0 0 3 0000000000000000
 """
 
-TCP6 = """\
-  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000001000000:1538 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   105        0 201 1 0000000000000000 100 0 0 10 0
-   1: 00000000000000000000000000000000:0BB8 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 202 1 0000000000000000 100 0 0 10 0
-   2: 0000000000000000FFFF00000100007F:1F40 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 203 1 0000000000000000 100 0 0 10 0
-   3: 000080FE00000000FF005450120034FE:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 204 1 0000000000000000 100 0 0 10 0
-"""
+# /proc/net lines of IPv6 are longer than a source line: each is split in two.
+TCP6 = '\n'.join([
+    '  sl  local_address                         remote_address                        st tx_queue rx_queue'
+    ' tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000000000000000000001000000:1538 00000000000000000000000000000000:0000 0A 00000000:00000000'
+    ' 00:00000000 00000000   105        0 201 1 0000000000000000 100 0 0 10 0',
+    '   1: 00000000000000000000000000000000:0BB8 00000000000000000000000000000000:0000 0A 00000000:00000000'
+    ' 00:00000000 00000000  1000        0 202 1 0000000000000000 100 0 0 10 0',
+    '   2: 0000000000000000FFFF00000100007F:1F40 00000000000000000000000000000000:0000 0A 00000000:00000000'
+    ' 00:00000000 00000000  1000        0 203 1 0000000000000000 100 0 0 10 0',
+    '   3: 000080FE00000000FF005450120034FE:0050 00000000000000000000000000000000:0000 0A 00000000:00000000'
+    ' 00:00000000 00000000     0        0 204 1 0000000000000000 100 0 0 10 0',
+]) + '\n'
 
 UDP = """\
    sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
@@ -305,10 +311,12 @@ UDP = """\
   300: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 303 2 0000000000000000 0
 """
 
-UDP6 = """\
-  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
-  400: 00000000000000000000000000000000:0222 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 401 2 0000000000000000 0
-"""
+UDP6 = '\n'.join([
+    '  sl  local_address                         remote_address                        st tx_queue rx_queue'
+    ' tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    '  400: 00000000000000000000000000000000:0222 00000000000000000000000000000000:0000 07 00000000:00000000'
+    ' 00:00000000 00000000     0        0 401 2 0000000000000000 0',
+]) + '\n'
 
 
 def ip(text):
@@ -484,3 +492,99 @@ def test_socket_checker_without_ipv6_and_without_proc(tmp_path):
     SocketChecker(report, [SocketSpec.parse('5432', 'listening')], [], proc=str(tmp_path / 'none')).run()
     assert report.checks[0]['status'] == 'UNKNOWN'
     assert 'cannot read' in report.checks[0]['message']
+
+
+# --- the systemctl call: one call, bounded, failures as UNKNOWN ----------------------------------
+
+class CommandModule:
+    """A module whose run_command runs the program for real, as AnsibleModule.run_command does
+    (the caller's before_communicate_callback gets the process)."""
+
+    def __init__(self, systemctl):
+        self.systemctl = systemctl
+        self.calls = []
+
+    def get_bin_path(self, name):
+        return self.systemctl if name == 'systemctl' else None
+
+    def run_command(self, args, before_communicate_callback=None, environ_update=None, **kwargs):
+        import subprocess
+        self.calls.append(list(args))
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        if before_communicate_callback:
+            before_communicate_callback(proc)
+        out, err = proc.communicate()
+        return proc.returncode, out, err
+
+
+def fake_systemctl(tmp_path, body):
+    script = tmp_path / 'systemctl'
+    script.write_text('#!/bin/sh\n' + body)
+    script.chmod(0o755)
+    return str(script)
+
+
+def run_units(tmp_path, body, wanted, timeout=10):
+    booted = tmp_path / 'booted'
+    booted.mkdir(exist_ok=True)
+    module = CommandModule(fake_systemctl(tmp_path, body))
+    report = CheckReport('service_check')
+    checker = UnitChecker(module, report, parse_thresholds({}, DEFAULT_THRESHOLDS), wanted, timeout)
+    checker.booted_dir = str(booted)
+    return checker.run(), report, module
+
+
+def test_one_systemctl_show_for_all_units(tmp_path):
+    (tmp_path / 'show.txt').write_text(SHOW)
+    wanted = [('web.service', True), ('app-*.service', True), ('nope.service', False), ('db-*.service', False)]
+    facts, report, module = run_units(tmp_path, 'cat %s\n' % (tmp_path / 'show.txt'), wanted)
+    assert len(module.calls) == 1
+    args = module.calls[0]
+    assert args[1:4] == ['show', '--no-pager', '--property=Id,Names,Description,LoadState,ActiveState,SubState,'
+                         'Result,UnitFileState,NRestarts,StateChangeTimestampMonotonic']
+    assert args[4:] == ['--', 'web.service', 'app-*.service', 'nope.service', 'db-*.service']
+    assert [f['name'] for f in facts] == ['web.service', 'app-worker.service', 'nope.service']
+    assert [(c['name'], c['target'], c['status']) for c in report.checks if c['name'] == 'unit'] == [
+        ('unit', 'web.service', 'OK'), ('unit', 'app-worker.service', 'CRITICAL'), ('unit', 'nope.service', 'OK'),
+        ('unit', 'db-*.service', 'OK')]
+    # Real monotonic time: the timestamps of the sample lie in the past, so ages are positive.
+    assert all(f['state_age'] > 0 for f in facts if f['state_age'] is not None)
+
+
+def test_systemctl_that_hangs_is_stopped_at_the_timeout(tmp_path):
+    facts, report, module = run_units(tmp_path, 'exec sleep 600\n', [('web.service', True)], timeout=0.5)
+    assert facts is None
+    assert [(c['name'], c['status']) for c in report.checks] == [('systemd', 'UNKNOWN')]
+    assert report.checks[0]['message'] == ('systemd: systemctl show did not answer within 0.5 s (timeout); '
+                                           'units not checked: web.service')
+
+
+def test_systemctl_that_fails_is_unknown(tmp_path):
+    body = 'echo "Failed to connect to bus: No such file or directory" >&2\nexit 1\n'
+    facts, report, module = run_units(tmp_path, body, [('web.service', True), ('app-*.service', False)])
+    assert facts is None
+    assert report.checks[0]['status'] == 'UNKNOWN'
+    assert report.checks[0]['message'] == ('systemd: systemctl show failed (exit 1): Failed to connect to bus: '
+                                           'No such file or directory; units not checked: web.service, app-*.service')
+
+
+def test_without_systemd_as_init_nothing_runs(tmp_path):
+    module = CommandModule(fake_systemctl(tmp_path, 'exit 0\n'))
+    report = CheckReport('service_check')
+    checker = UnitChecker(module, report, parse_thresholds({}, DEFAULT_THRESHOLDS), [('web.service', True)], 10)
+    checker.booted_dir = str(tmp_path / 'no-such-dir')
+    assert checker.run() is None
+    assert module.calls == []
+    assert report.checks[0]['status'] == 'UNKNOWN'
+    assert report.checks[0]['message'].startswith('systemd: not the init system here (no %s' % checker.booted_dir)
+
+
+def test_without_systemctl(tmp_path):
+    booted = tmp_path / 'booted'
+    booted.mkdir()
+    report = CheckReport('service_check')
+    checker = UnitChecker(CommandModule(None), report, parse_thresholds({}, DEFAULT_THRESHOLDS),
+                          [('web.service', True)], 10)
+    checker.booted_dir = str(booted)
+    assert checker.run() is None
+    assert report.checks[0]['message'] == 'systemd: systemctl is not installed; units not checked: web.service'
