@@ -91,6 +91,8 @@ notes:
   - The time in the current state comes from C(StateChangeTimestampMonotonic) against the monotonic
     clock read after C(systemctl show) returned; it is never negative.
   - At least one of O(units), O(listening) and O(not_listening) must be given.
+  - The sockets are read from Linux's C(/proc); where it cannot be read, the socket checks are
+    V(UNKNOWN) saying why.
 seealso:
   - module: ansible.builtin.service_facts
   - module: ansible.builtin.systemd_service

@@ -10,7 +10,6 @@ The units themselves are tested against a real systemd in molecule/service_check
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 
@@ -176,17 +175,18 @@ def test_sockets_are_what_ss_lists(ansible, sockets):
     assert ('udp', '127.0.0.1', s.udp) in mine
     for port in (s.closed, s.connected_udp):
         assert not [key for key in mine if key[2] == port and key[1] == '127.0.0.1']
-    if shutil.which('ss'):
-        # Other programs open and close sockets meanwhile: compare on the test's own ports.
-        listed = subprocess.run(['ss', '-tuln', '-H'], capture_output=True, text=True, check=True).stdout
-        ours = {s.tcp, s.udp, s.closed, s.connected_udp}
-        from_ss = set()
-        for line in listed.splitlines():
-            fields = line.split()
-            address, port = fields[4].rsplit(':', 1)
-            if int(port) in ours:
-                from_ss.add((fields[0], address.strip('[]'), int(port)))
-        assert {key for key in mine if key[2] in ours} == from_ss
+    # Other programs open and close sockets meanwhile: compare on the test's own ports. (make
+    # installs iproute2 for ss: mk/45-services.mk.)
+    listed = subprocess.run(['ss', '-tuln', '-H'], capture_output=True, text=True, check=True).stdout
+    ours = {s.tcp, s.udp, s.closed, s.connected_udp}
+    from_ss = set()
+    for line in listed.splitlines():
+        fields = line.split()
+        address, port = fields[4].rsplit(':', 1)
+        if int(port) in ours:
+            from_ss.add((fields[0], address.strip('[]'), int(port)))
+    assert from_ss == {('tcp', '127.0.0.1', s.tcp), ('udp', '127.0.0.1', s.udp)}
+    assert {key for key in mine if key[2] in ours} == from_ss
 
 
 @pytest.mark.skipif(not NO_SYSTEMD, reason='systemd is the init system here (the units run in molecule/service_check)')
