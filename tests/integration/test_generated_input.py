@@ -82,6 +82,8 @@ def base_args(name, bed):
         'security_audit': dict(checks=['access_log', 'etc_changes', 'world_writable'],
                                access_logs=[str(root / 'access.log')], etc_paths=[str(root / 'etc')],
                                world_writable_paths=[str(root / 'www')]),
+        'service_check': dict(units=[dict(name='gate-*.service')], listening=['127.0.0.1:%d' % bed.silent],
+                              not_listening=['127.0.0.1:%d' % bed.closed], timeout=2),
         'slow_queries': dict(pg),
         # Check mode only (the playbooks run with --check): a junk name that is a real package is
         # reported missing, never installed.

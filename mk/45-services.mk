@@ -1,0 +1,13 @@
+# service_check: systemd units (molecule/service_check) and listening sockets. Its integration test
+# compares the sockets read from /proc/net with what `ss -tuln` (iproute2) lists.
+.PHONY: services-tools test-services
+
+services-tools:
+	@tools/apt-install.sh iproute2
+
+test-integration: services-tools
+
+# The services area alone: unit and integration tests (the units against systemd: make molecule-scenario S=service_check).
+test-services: venv collection services-tools
+	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/plugins/modules/test_service_check.py \
+	  tests/integration/test_service_check.py
