@@ -264,7 +264,7 @@ import re
 import threading
 import time
 import traceback
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
@@ -349,7 +349,7 @@ def parse_docker_time(text):
 def iso_time(seconds):
     if seconds is None:
         return None
-    return datetime.utcfromtimestamp(seconds).strftime('%Y-%m-%dT%H:%M:%S.%f') + '+00:00'
+    return (datetime(1970, 1, 1) + timedelta(seconds=seconds)).strftime('%Y-%m-%dT%H:%M:%S.%f') + '+00:00'
 
 
 def cpuset_count(text):
