@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / '.cache' / 'collections'
 PREFIX = 'ansible_collections.fleetops.runbook.plugins.'
 
-MODULES = ('backup_verify', 'cert_check', 'db_restore', 'incident_evidence', 'log_cleanup', 'pg_bloat',
+MODULES = ('backup_verify', 'cert_check', 'container_check', 'db_restore', 'incident_evidence', 'log_cleanup', 'pg_bloat',
            'pg_health', 'resource_check', 'security_audit', 'slow_queries')
 ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
 
