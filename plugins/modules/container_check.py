@@ -70,7 +70,7 @@ options:
   docker_host:
     description:
       - Where the Docker engine listens, V(unix:///path/to/docker.sock) or V(tcp://host:port)
-        (plain TCP, no TLS: use it only for an engine on loopback).
+        (plain TCP without TLS, so only for an engine on loopback).
       - Defaults to the E(DOCKER_HOST) environment variable, else V(unix:///var/run/docker.sock).
       - The user the module runs as must be allowed to read and write the socket (root, or a
         member of the C(docker) group).
@@ -232,7 +232,7 @@ containers:
       type: float
       sample: 2.0
     cpu_percent_of_limit:
-      description: O(containers[].cpu_percent) divided by O(containers[].cpu_limit); the judged figure.
+      description: RV(containers[].cpu_percent) divided by RV(containers[].cpu_limit); the judged figure.
       type: float
       sample: 6.25
     memory_usage:
@@ -248,7 +248,7 @@ containers:
       type: bool
       sample: true
     memory_percent:
-      description: O(containers[].memory_usage) in percent of O(containers[].memory_limit).
+      description: RV(containers[].memory_usage) in percent of RV(containers[].memory_limit).
       type: float
       sample: 4.88
 missing:
