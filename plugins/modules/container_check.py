@@ -628,7 +628,8 @@ class ContainerCheck:
                 finish(self.module, self.report, is_available=False, docker=engine, containers=[], missing=[])
                 return
         names = [name.lstrip('/') for name in self.params['containers']]
-        results = self.gather(keys + [n for n in names if n not in keys])
+        # Each container once, even when named twice or found through the project as well.
+        results = self.gather(list(dict.fromkeys(keys + names)))
         now = time.time()
         seen = {}
         missing = []

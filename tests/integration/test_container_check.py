@@ -201,11 +201,15 @@ def test_absent_container_and_service_are_critical(project_run, bed):
 
 
 def test_names_only_in_check_mode_without_stats(ansible, bed):
-    result = ansible.module(MODULE, {'containers': [bed['names']['healthy'], bed['names']['exit1']],
-                                     'stats': False, 'fail_on': 'never'}, check=True)
+    names = [bed['names']['healthy'], bed['names']['exit1'], bed['names']['healthy']]
+    result = ansible.module(MODULE, {'containers': names, 'stats': False, 'fail_on': 'never',
+                                     'thresholds': {'exit_code': {'critical': '0:1'}}}, check=True)
     assert result['is_available'] is True and result['status'] == 'CRITICAL'
+    # Named twice, checked once.
     assert check(result, 'state', bed['names']['healthy'])['status'] == 'OK'
-    assert check(result, 'exit_code', bed['names']['exit1'])['value'] == 1
+    assert [c['name'] for c in result['containers']] == sorted(set(names))
+    exit_code = check(result, 'exit_code', bed['names']['exit1'])
+    assert (exit_code['value'], exit_code['critical'], exit_code['status']) == (1, '0:1', 'OK')
     assert not [c for c in result['checks'] if c['name'] in ('cpu', 'memory')]
     assert 'containers' not in {c['name'] for c in result['checks']}
 
