@@ -268,6 +268,74 @@ def test_engine_unreachable_is_a_clear_status(ansible, tmp_path):
         assert 'Traceback' not in str(result)
 
 
+class StallingProxy:
+    """A unix socket in front of the real engine that passes everything through but never answers
+    a stats request: the engine stays real, only its stats sample hangs."""
+
+    def __init__(self, path, engine='/var/run/docker.sock'):
+        self.path = path
+        self.engine = engine
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.open = []
+        self.stalled = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, dummy = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.engine)
+            self.open += [client, upstream]
+            threading.Thread(target=self.pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(upstream, client, False), daemon=True).start()
+
+    def pipe(self, source, dest, requests):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if requests and b'/stats?' in data:
+                # Hold the connection open and silent, like an engine stuck on the sample.
+                self.stalled += 1
+                return
+            try:
+                dest.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for conn in self.open:
+            conn.close()
+
+
+def test_stats_sample_that_never_comes_is_unknown(ansible, bed, tmp_path):
+    proxy = StallingProxy(str(tmp_path / 'stall.sock'))
+    name = bed['names']['healthy']
+    try:
+        result = ansible.module(MODULE, {'containers': [name], 'docker_host': 'unix://%s' % proxy.path,
+                                         'timeout': 3, 'fail_on': 'never'}, timeout=300)
+    finally:
+        proxy.close()
+    assert proxy.stalled >= 1
+    assert result['is_available'] is True and result['status'] == 'UNKNOWN', result
+    assert check(result, 'state', name)['status'] == 'OK'
+    assert check(result, 'health', name)['value'] == 'healthy'
+    for name_ in ('cpu', 'memory'):
+        sample = check(result, name_, name)
+        assert sample['status'] == 'UNKNOWN' and sample['value'] is None
+        assert 'no stats sample' in sample['message'], sample
+    assert facts(result, name)['cpu_percent'] is None
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason='root reads every socket')
 def test_socket_without_permission(ansible, tmp_path):
     path = tmp_path / 'closed.sock'
