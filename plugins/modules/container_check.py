@@ -113,7 +113,8 @@ options:
       - "C(exit_code): exit code of an exited or dead container; default critical V(0), that is
         any code but 0."
       - "C(oom_killed): 1 when the kernel killed the container's last run for lack of memory;
-        default critical V(0)."
+        default critical V(0). The engine keeps this mark after a restart; for a running container
+        it is judged only when the restart lies within O(restart_window), like C(restarts)."
       - "C(uptime): seconds since a running container started; no default (V(300:) warns about a
         container up for less than five minutes)."
     type: dict
@@ -691,9 +692,7 @@ class ContainerCheck:
             self.report.add('health', health, status=HEALTH_STATUS.get(health, UNKNOWN), target=name,
                             message='health %s is %s' % (name, health if health != 'none' else 'none (no healthcheck)'))
         self.judge_restarts(facts)
-        self.report.add('oom_killed', int(facts['oom_killed']), 'count', self.thresholds['oom_killed'], target=name,
-                        message='container %s %s' % (name, 'was killed for lack of memory (OOM)' if facts['oom_killed']
-                                                     else 'was not killed for lack of memory'))
+        self.judge_oom(facts)
         if facts['exit_code'] is not None and state in ('exited', 'dead'):
             check = self.report.add('exit_code', facts['exit_code'], 'count', self.thresholds['exit_code'], target=name)
             check['message'] = 'container %s exited with code %s%s' % (
@@ -709,17 +708,41 @@ class ContainerCheck:
                 for check in ('cpu', 'memory'):
                     self.report.unknown(check, '%s %s: %s' % (check, name, stats_error), target=name, unit='percent')
 
+    def recent(self, facts):
+        """Whether the container's last start lies within restart_window."""
+        started = facts['_started']
+        return self.window == 0 or (started is not None and time.time() - started <= self.window)
+
     def judge_restarts(self, facts):
         name = facts['name']
         count = facts['restart_count']
-        started = facts['_started']
         limits = self.thresholds['restarts']
-        recent = self.window == 0 or (started is not None and time.time() - started <= self.window)
+        recent = self.recent(facts)
         check = self.report.add('restarts', count, 'count', limits, target=name,
                                 status=None if recent or count == 0 else OK)
         check['message'] = 'container %s restarted %d times%s' % (name, count, limits.note(check['status']))
         if not recent and count:
             check['message'] += ', the last more than %s ago' % human_duration(self.window)
+
+    def judge_oom(self, facts):
+        """The engine keeps OOMKilled of the last exit after a restart, so for a running container it
+        tells how its previous run ended: judged, like restarts, only when that was within the window."""
+        name = facts['name']
+        killed = facts['oom_killed']
+        limits = self.thresholds['oom_killed']
+        up = facts['state'] in ('running', 'paused')
+        old = killed and up and not self.recent(facts)
+        check = self.report.add('oom_killed', int(killed), 'count', limits, target=name, status=OK if old else None)
+        if not killed:
+            check['message'] = 'container %s was not killed for lack of memory' % name
+        elif not up:
+            check['message'] = 'container %s was killed for lack of memory (OOM)%s' % (name, limits.note(check['status']))
+        elif not old:
+            check['message'] = 'container %s was killed for lack of memory (OOM) and restarted at %s%s' % (
+                name, facts['started_at'], limits.note(check['status']))
+        else:
+            check['message'] = 'container %s was killed for lack of memory before its last start, more than %s ago' % (
+                name, human_duration(self.window))
 
     def judge_usage(self, facts):
         name = facts['name']

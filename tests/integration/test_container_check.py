@@ -53,7 +53,7 @@ def bed():
     image = base_image()
     project = 'fleetops-ct-%s' % uuid.uuid4().hex[:8]
     names = dict((role, '%s-%s' % (project, role))
-                 for role in ('healthy', 'unhealthy', 'loop', 'oom', 'exit1', 'job'))
+                 for role in ('healthy', 'unhealthy', 'loop', 'oom', 'oomrestart', 'exit1', 'job'))
     second = 10 ** 9
 
     def run(role, command, **kwargs):
@@ -67,6 +67,11 @@ def bed():
             healthcheck={'test': ['CMD', 'false'], 'interval': second, 'retries': 1})
         run('loop', ['sh', '-c', 'exit 3'], restart_policy={'Name': 'always'})
         run('oom', ['python3', '-c', "b = b'x' * (256 << 20)"], mem_limit='16m', memswap_limit='16m')
+        # Killed for lack of memory on its first run, restarted by its policy, then running: its
+        # writable layer keeps the mark file across the restart.
+        run('oomrestart', ['sh', '-c', 'if [ -e /ran ]; then exec sleep infinity; fi; touch /ran; '
+                           'exec python3 -c "b = b\'x\' * (256 << 20)"'],
+            mem_limit='16m', memswap_limit='16m', restart_policy={'Name': 'on-failure'})
         run('exit1', ['sh', '-c', 'exit 1'])
         run('job', ['sh', '-c', 'exit 0'])
         wait_for(client, names['healthy'], lambda i: i['State'].get('Health', {}).get('Status') == 'healthy', 'healthy')
@@ -74,6 +79,8 @@ def bed():
                  'unhealthy')
         wait_for(client, names['loop'], lambda i: i['RestartCount'] >= 4, 'restarted 4 times')
         oom = wait_for(client, names['oom'], lambda i: i['State']['Status'] == 'exited', 'exited')
+        wait_for(client, names['oomrestart'], lambda i: i['State']['Status'] == 'running' and i['RestartCount'] >= 1,
+                 'running after a restart')
         wait_for(client, names['exit1'], lambda i: i['State']['Status'] == 'exited', 'exited')
         wait_for(client, names['job'], lambda i: i['State']['Status'] == 'exited', 'exited')
         yield {'client': client, 'project': project, 'names': names, 'absent': '%s-absent' % project,
@@ -119,7 +126,7 @@ def test_overall(project_run, bed):
     assert sorted(result['missing']) == sorted([bed['absent'], '%s/gone' % bed['project']])
     assert {c['name'] for c in result['containers']} == set(bed['names'].values())
     count = check(result, 'containers', bed['project'])
-    assert (count['value'], count['status']) == (6, 'OK')
+    assert (count['value'], count['status']) == (7, 'OK')
     assert result['docker']['api_version']
     assert result['summary'].startswith('CRITICAL: ')
 
@@ -175,6 +182,28 @@ def test_oom_killed_is_critical(project_run, bed):
     exit_code = check(project_run, 'exit_code', name)
     assert (exit_code['value'], exit_code['status']) == (137, 'CRITICAL')
     assert check(project_run, 'state', name)['status'] == 'CRITICAL'
+
+
+def test_restarted_after_oom_kill(project_run, bed):
+    name = bed['names']['oomrestart']
+    assert check(project_run, 'state', name)['status'] == 'OK'
+    restarts = check(project_run, 'restarts', name)
+    assert (restarts['value'], restarts['status']) == (1, 'WARNING')
+    # The engine keeps the mark of the previous run's OOM kill while the container runs again.
+    oom = check(project_run, 'oom_killed', name)
+    assert (oom['value'], oom['status']) == (1, 'CRITICAL')
+    assert 'and restarted at' in oom['message']
+
+
+def test_old_restart_and_oom_kill_are_reported_ok(ansible, bed):
+    """A window shorter than the time since the last start: counted, shown, not judged."""
+    name = bed['names']['oomrestart']
+    result = ansible.module(MODULE, {'containers': [name], 'restart_window': 0.001, 'stats': False})
+    assert result['status'] == 'OK', result['summary']
+    oom = check(result, 'oom_killed', name)
+    assert oom['value'] == 1 and 'before its last start' in oom['message']
+    restarts = check(result, 'restarts', name)
+    assert restarts['value'] == 1 and 'the last more than' in restarts['message']
 
 
 def test_exited_with_code_1_is_critical(project_run, bed):
