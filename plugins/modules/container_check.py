@@ -79,9 +79,10 @@ options:
     description:
       - Seconds any one call to the Docker engine may take (the SDK client's timeout); more than
         0, at most 3600.
-      - The containers are inspected and sampled concurrently (up to 10 at a time); the module
-        returns within about 4 times O(timeout) plus 5 seconds whatever the engine does. A
-        container whose sample did not arrive in time has its CPU and memory V(UNKNOWN).
+      - The containers are inspected and sampled concurrently, up to 32 at a time. Whatever the
+        engine does, the module returns within about 4 times O(timeout) plus 5 seconds for up to
+        32 containers, and 2 times O(timeout) more for every further 32. A container whose sample
+        did not arrive in time has its CPU and memory V(UNKNOWN), with the reason.
       - The engine takes one to two seconds for a stats sample, so keep this at 3 or above.
     type: float
     default: 10
@@ -295,7 +296,7 @@ DEFAULT_HOST = 'unix:///var/run/docker.sock'
 PROJECT_LABEL = 'com.docker.compose.project'
 SERVICE_LABEL = 'com.docker.compose.service'
 ONEOFF_LABEL = 'com.docker.compose.oneoff'
-MAX_WORKERS = 10
+MAX_WORKERS = 32
 
 DEFAULT_THRESHOLDS = {
     'cpu': {'warning': '70', 'critical': '85'},
@@ -432,6 +433,11 @@ def memory_usage(stats):
     if inactive is not None and inactive < usage:
         usage -= inactive
     return usage, limit
+
+
+def empty_sample(stats):
+    """Whether a stats sample holds nothing, as the engine answers for a container that stopped."""
+    return parse_docker_time(stats.get('read')) is None or memory_usage(stats) is None
 
 
 def state_status(state, one_shot):
@@ -582,11 +588,24 @@ class ContainerCheck:
             entry[2] = 'no answer from the Docker engine: %s' % str(exc)[:300]
             return
         entry[0] = info
-        if self.params['stats'] and (info.get('State') or {}).get('Status') == 'running':
-            try:
-                entry[1] = self.client.stats(info['Id'], stream=False)
-            except Exception as exc:  # same: only CPU and memory are lost
-                entry[2] = 'no stats sample: %s' % str(exc)[:300]
+        if not self.params['stats'] or (info.get('State') or {}).get('Status') != 'running':
+            return
+        try:
+            stats = self.client.stats(info['Id'], stream=False)
+        except Exception as exc:  # same: only CPU and memory are lost
+            stats, entry[2] = None, 'no stats sample: %s' % str(exc)[:300]
+        if stats is not None and not empty_sample(stats):
+            entry[1] = stats
+            return
+        # A container that stopped between the inspection and the sample is judged as it is now.
+        try:
+            again = self.client.inspect_container(info['Id'])
+        except Exception:  # keep what the first inspection said
+            again = None
+        if again is not None and (again.get('State') or {}).get('Status') != 'running':
+            entry[0], entry[2] = again, None
+        elif entry[2] is None:
+            entry[2] = 'the stats sample came back empty'
 
     def gather(self, keys):
         results = {}
@@ -606,7 +625,10 @@ class ContainerCheck:
         for thread in threads:
             thread.daemon = True
             thread.start()
-        deadline = time.monotonic() + 2 * self.timeout + 5
+        # A worker spends at most two calls (inspect, stats) per container: only a hung call reaches
+        # this, never a host with many containers.
+        rounds = (len(keys) + MAX_WORKERS - 1) // MAX_WORKERS
+        deadline = time.monotonic() + 2 * self.timeout * rounds + 5
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return dict(results)

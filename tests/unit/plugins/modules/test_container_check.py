@@ -16,6 +16,7 @@ from ansible_collections.fleetops.runbook.plugins.modules.container_check import
     cpu_percent,
     cpuset_count,
     describe,
+    empty_sample,
     memory_usage,
     parse_docker_time,
     state_status,
@@ -135,3 +136,10 @@ def test_describe_exited():
 def test_unreachable_reason(text, words):
     reason = unreachable_reason('unix:///run/d.sock', Exception(text))
     assert reason.startswith('docker_host: ') and words in reason
+
+
+def test_empty_sample():
+    stopped = {'read': '0001-01-01T00:00:00Z', 'memory_stats': {}, 'cpu_stats': {}}
+    assert empty_sample(stopped)
+    live = {'read': '2026-11-30T00:00:01.5Z', 'memory_stats': {'usage': 1, 'limit': 2}}
+    assert not empty_sample(live)
