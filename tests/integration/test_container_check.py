@@ -416,3 +416,15 @@ def test_bad_input_names_the_parameter(ansible):
         assert result.get('failed') is True, (args, result)
         assert result['msg'].startswith(param + ':') or result['msg'].startswith(param), (args, result['msg'])
         assert 'Traceback' not in result['msg'], (args, result)
+
+
+def test_without_the_docker_sdk(ansible, tmp_path):
+    """The SDK hidden from the module's Python: the error names the library, not a traceback."""
+    hidden = tmp_path / 'hide' / 'docker'
+    hidden.mkdir(parents=True)
+    (hidden / '__init__.py').write_text("raise ImportError('docker hidden by the test')\n")
+    run = ansible.tasks([{'name': 'no sdk', MODULE: {'containers': ['web']}, 'ignore_errors': True,
+                          'environment': {'PYTHONPATH': str(hidden.parent)}}])
+    result = run.task('no sdk')
+    assert result.get('failed') is True
+    assert 'Failed to import the required Python library (docker)' in result['msg'], result['msg']
