@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / '.cache' / 'collections'
 PREFIX = 'ansible_collections.fleetops.runbook.plugins.'
 
-MODULES = ('backup_verify', 'cert_check', 'db_restore', 'http_check', 'incident_evidence', 'log_cleanup',
-           'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit', 'service_check',
-           'slow_queries')
+MODULES = ('backup_verify', 'cert_check', 'container_check', 'db_restore', 'http_check', 'incident_evidence',
+           'log_cleanup', 'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit',
+           'service_check', 'slow_queries')
 ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
 
 # Hypothesis examples per option, on top of the fixed nasty values.

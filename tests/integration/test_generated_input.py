@@ -68,6 +68,8 @@ def base_args(name, bed):
         'backup_verify': dict(pg, path=str(bed.dump)),
         'cert_check': dict(certificates=[dict(path=str(bed.file))],
                            endpoints=[dict(address='127.0.0.1:%d' % bed.closed)], timeout=2),
+        # The engine on a closed loopback port: nothing reaches this machine's containers.
+        'container_check': dict(containers=['web'], docker_host='tcp://127.0.0.1:%d' % bed.closed, timeout=2),
         'db_restore': dict(pg, path=str(bed.dump), database='gate_scratch', timeout=5),
         'http_check': dict(endpoints=[dict(url='http://127.0.0.1:%d/health' % bed.closed)], probes=2, timeout=1),
         'incident_evidence': dict(incident_id='gate-1', dest=str(root / 'evidence'),
