@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -378,15 +379,21 @@ def test_stats_sample_that_never_comes_is_unknown(ansible, bed, tmp_path):
     assert facts(result, name)['cpu_percent'] is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root reads every socket')
 def test_socket_without_permission(ansible, tmp_path):
+    """A socket the module may not open. The tests run as root, which opens any socket, so the
+    module runs under an interpreter wrapper that drops root's right to override permissions."""
     path = tmp_path / 'closed.sock'
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(str(path))
     sock.listen(1)
     os.chmod(str(path), 0)
+    python = tmp_path / 'python-without-dac-override'
+    python.write_text('#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search -- %s "$@"\n'
+                      % sys.executable)
+    python.chmod(0o755)
     try:
-        result = ansible.module(MODULE, {'containers': ['web'], 'docker_host': 'unix://%s' % path, 'fail_on': 'never'})
+        result = ansible.module(MODULE, {'containers': ['web'], 'docker_host': 'unix://%s' % path, 'fail_on': 'never'},
+                                play_vars={'ansible_python_interpreter': str(python)})
     finally:
         sock.close()
     assert result['is_available'] is False
