@@ -22,7 +22,6 @@ test-containers: venv collection docker-base-image
 # here; without one the demo goes on and the column shows n/a. Reused while it runs.
 DEMO_CONTAINER         := fleetops-demo-web
 DEMO_CONTAINER_PROJECT := fleetops-demo
-DEMO_PREREQS += demo-containers
 
 .PHONY: demo-containers demo-containers-stop
 demo-containers:
@@ -30,9 +29,12 @@ demo-containers:
 	  image=$$(tools/build-image.sh) || exit 1; \
 	  docker container inspect $(DEMO_CONTAINER) >/dev/null 2>&1 || \
 	    docker create --name $(DEMO_CONTAINER) --label com.docker.compose.project=$(DEMO_CONTAINER_PROJECT) \
-	      --label com.docker.compose.service=web --health-cmd true --health-interval 10s \
+	      --label com.docker.compose.service=web --health-cmd true --health-interval 2s \
 	      --memory 64m --restart unless-stopped "$$image" sleep infinity >/dev/null || exit 1; \
 	  docker start $(DEMO_CONTAINER) >/dev/null && echo "demo container $(DEMO_CONTAINER) running"; \
+	  for i in $$(seq 30); do \
+	    test "$$(docker inspect -f '{{.State.Health.Status}}' $(DEMO_CONTAINER))" = healthy && break; sleep 0.5; \
+	  done; \
 	else \
 	  echo "no Docker engine answers here: the demo runs without a container"; \
 	fi
