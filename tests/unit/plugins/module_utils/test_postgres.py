@@ -282,5 +282,3 @@ def test_driver_value_error_is_a_connect_failure(monkeypatch):
     with pytest.raises(postgres.ConnectFailure) as failure:
         postgres.PgSession(FakeModule()).connect()
     assert failure.value.kind == 'other' and 'NUL' in failure.value.message
-
-
