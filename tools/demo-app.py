@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Writes the application tier of `make demo`: an inventory that gives localhost the http,
@@ -43,7 +43,7 @@ def write_logs(directory):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('directory')
     parser.add_argument('--http-port', type=int, required=True)
     parser.add_argument('--redis-port', type=int, required=True)
