@@ -130,6 +130,11 @@ class LatencySketch:
         if self.count == 0:
             return None
         rank = int(math.floor(q * (self.count - 1)))
+        # The exact extremes are kept.
+        if rank >= self.count - 1:
+            return self.max
+        if rank == 0:
+            return self.min if self.min > self.min_value else 0.0
         seen = self.zeros
         if rank < seen:
             return 0.0
@@ -193,15 +198,21 @@ _ISO_TIME = re.compile(r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[
                        r'(Z|[-+]\d{2}:?\d{2})?')
 
 
+def _epoch(year, month, day, hour, minute, second):
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24
+            and minute < 60 and second <= 60):
+        return None
+    return calendar.timegm((year, month, day, hour, minute, second))
+
+
 def parse_clf_time(text):
     """Epoch seconds of a combined-log time ``30/Nov/2026:00:37:43 +0000`` (bytes), or None."""
     match = _CLF_TIME.match(text)
     if not match or match.group(2) not in _MONTHS:
         return None
     day, _mon, year, hour, minute, second = match.group(1, 2, 3, 4, 5, 6)
-    try:
-        epoch = calendar.timegm((int(year), _MONTHS[match.group(2)], int(day), int(hour), int(minute), int(second)))
-    except (ValueError, OverflowError):
+    epoch = _epoch(int(year), _MONTHS[match.group(2)], int(day), int(hour), int(minute), int(second))
+    if epoch is None:
         return None
     if match.group(7):
         offset = int(match.group(8)) * 3600 + int(match.group(9)) * 60
@@ -214,9 +225,8 @@ def parse_iso_time(text):
     match = _ISO_TIME.match(text)
     if not match:
         return None
-    try:
-        epoch = calendar.timegm(tuple(int(part) for part in match.group(1, 2, 3, 4, 5, 6)))
-    except (ValueError, OverflowError):
+    epoch = _epoch(*(int(part) for part in match.group(1, 2, 3, 4, 5, 6)))
+    if epoch is None:
         return None
     zone = match.group(7)
     if zone and zone != 'Z':
@@ -677,21 +687,27 @@ def collect(path, parser, stats, state=None, window_start=None, param='path', no
         info['notes'].append('first run: the whole file is read')
     else:
         same = st.st_ino == saved.get('inode') and st.st_dev == saved.get('device')
-        same_head = saved.get('head_length', 0) <= len(head) and fingerprint(head[:saved.get('head_length', 0)]) == saved.get('head')
+        length = saved.get('head_length', 0)
+        same_head = length <= len(head) and fingerprint(head[:length]) == saved.get('head')
         if same and same_head and st.st_size >= saved.get('offset', 0):
             start = saved.get('offset', 0)
-        elif same and same_head:
-            info['notes'].append('the file is shorter than at the last run (truncated): read from the start')
         else:
+            # Renamed away (a new inode), or copied and truncated in place (copytruncate): the
+            # previous content is in the rotated file, found by inode or by the hash of its head.
             rotated = find_rotated(path, saved, param)
-            if rotated is None:
-                info['notes'].append('the file was rotated and its previous file (.1, .1.gz) was not found: '
-                                     'the lines written between the last run and the rotation are not counted')
-                info['missed_rotation'] = True
-            else:
+            if rotated is not None:
                 candidate, compressed = rotated
                 _end, size = reader.read(candidate, saved.get('offset', 0), True, compressed)
                 info['files'].append({'path': candidate, 'from': saved.get('offset', 0), 'bytes': size, 'rotated': True})
+            elif same:
+                info['notes'].append('the file was truncated or rewritten since the last run and no rotated copy '
+                                     '(.1, .1.gz) was found: read from the start; lines written before the '
+                                     'truncation are not counted')
+                info['missed_rotation'] = True
+            else:
+                info['notes'].append('the file was rotated and its previous file (.1, .1.gz) was not found: '
+                                     'the lines written between the last run and the rotation are not counted')
+                info['missed_rotation'] = True
     end, size = reader.read(path, start, False)
     info['files'].append({'path': key, 'from': start, 'bytes': size, 'rotated': False})
     state.set(key, {'inode': st.st_ino, 'device': st.st_dev, 'offset': end,

@@ -223,6 +223,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file impo
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CheckReport,
     OK,
+    WARNING,
     finish,
     parse_thresholds,
     status_argument_spec,
@@ -348,6 +349,9 @@ class LogStats:
         except OSError as exc:
             self.fail('state_file: cannot write %s: %s' % (params['state_file'], exc.strerror or exc))
         self.judge(stats, fmt)
+        if info.get('missed_rotation'):
+            # Counts that miss lines are not an OK.
+            self.report.add('rotation', None, status=WARNING, message='rotation: ' + info['notes'][-1])
         latency = stats.latency
         log = {
             'path': info['path'],
