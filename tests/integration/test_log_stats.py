@@ -1,0 +1,298 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.runbook contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""log_stats run through Ansible on logs the test writes, rotates and compresses while it runs.
+
+The generator knows every line it wrote: the module's counts must equal its counts, and its
+percentiles must be within the sketch's documented relative error (1%) of the exact ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import random
+import stat
+import time
+
+import pytest
+
+MODULE = 'fleetops.runbook.log_stats'
+ALPHA = 0.01
+STATUSES = [200] * 80 + [301] * 5 + [404] * 8 + [400] * 2 + [500] * 3 + [503] * 2
+
+
+class Written:
+    """What the generator put in a window."""
+
+    def __init__(self):
+        self.requests = 0
+        self.s4 = 0
+        self.s5 = 0
+        self.latencies = []
+        self.clients = {}
+        self.errors = 0
+
+    def quantile(self, q):
+        ordered = sorted(self.latencies)
+        return ordered[int(math.floor(q * (len(ordered) - 1)))]
+
+
+class AccessGen:
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def lines(self, count, written, age=0):
+        out = []
+        now = time.time() - age
+        for i in range(count):
+            status = self.rng.choice(STATUSES)
+            latency = round(self.rng.lognormvariate(-2.0, 1.2), 3)
+            client = '192.0.2.%d' % self.rng.choice([1, 1, 1, 2, 3, 4, 5, 6])
+            when = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(now - (count - i) * 0.01))
+            out.append('%s - - [%s] "GET /api/%d?id=%d HTTP/1.1" %d 512 "-" "gen/1.0" %.3f\n' % (
+                client, when, i % 7, i, status, latency))
+            written.requests += 1
+            written.s4 += 400 <= status < 500
+            written.s5 += status >= 500
+            written.latencies.append(latency)
+            written.clients[client] = written.clients.get(client, 0) + 1
+        return ''.join(out)
+
+
+def json_lines(rng, count, written, age=0):
+    out = []
+    now = time.time() - age
+    for i in range(count):
+        status = rng.choice(STATUSES)
+        ms = rng.randint(1, 8000)
+        level = 'error' if status >= 500 else 'info'
+        out.append(json.dumps({'ts': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now - (count - i) * 0.01)),
+                               'http': {'code': status, 'path': '/v1/items/%d' % (i % 5)}, 'duration_ms': ms,
+                               'ip': '198.51.100.%d' % (i % 3), 'severity': level,
+                               'msg': 'backend failed' if level == 'error' else 'ok'}) + '\n')
+        written.requests += 1
+        written.s4 += 400 <= status < 500
+        written.s5 += status >= 500
+        written.errors += level == 'error'
+        written.latencies.append(ms / 1000.0)
+    return ''.join(out)
+
+
+def append(path, text):
+    with open(str(path), 'a') as handle:
+        handle.write(text)
+
+
+def rotate_plain(path):
+    os.rename(str(path), str(path) + '.1')
+
+
+def rotate_gz(path):
+    with open(str(path), 'rb') as src, gzip.open(str(path) + '.1.gz', 'wb') as dst:
+        dst.write(src.read())
+    os.unlink(str(path))
+    if os.path.exists(str(path) + '.1'):
+        os.unlink(str(path) + '.1')
+
+
+def check(result, name):
+    found = [c for c in result['checks'] if c['name'] == name]
+    assert len(found) == 1, (name, result['checks'])
+    return found[0]
+
+
+def assert_matches(result, written, latency=True):
+    log = result['log']
+    assert log['requests'] == written.requests, log
+    assert log['status_4xx'] == written.s4
+    assert log['status_5xx'] == written.s5
+    assert log['unparsed'] == 0
+    if latency:
+        assert log['latency']['count'] == written.requests
+        for q, key in ((0.5, 'p50'), (0.95, 'p95'), (0.99, 'p99')):
+            exact = written.quantile(q)
+            assert abs(log['latency'][key] - exact) <= ALPHA * exact + 1e-9, (key, log['latency'][key], exact)
+        assert log['latency']['max'] == pytest.approx(max(written.latencies))
+    rate = 100.0 * written.s5 / written.requests
+    assert check(result, 'rate_5xx')['value'] == pytest.approx(rate, abs=1e-4)
+
+
+def test_access_log_since_last_run_through_rotation_and_gzip(ansible, tmp_path):
+    log = tmp_path / 'access.log'
+    state = tmp_path / 'state' / 'log_stats.state'
+    state.parent.mkdir()
+    gen = AccessGen(13)
+    args = {'path': str(log), 'state_file': str(state), 'fail_on': 'never', 'top': 3}
+
+    first = Written()
+    log.write_text(gen.lines(3000, first))
+    result = ansible.module(MODULE, args)
+    assert not result.get('failed'), result
+    assert_matches(result, first)
+    assert result['log']['notes'] == ['first run: the whole file is read']
+    assert stat.S_IMODE(os.stat(str(state)).st_mode) == 0o600
+    assert result['log']['top_clients'][0] == {'value': '192.0.2.1', 'count': first.clients['192.0.2.1']}
+    assert result['log']['top_max_error'] == 0
+    assert check(result, 'latency_p95')['warning'] == '2'
+    assert check(result, 'rate_5xx')['critical'] == '5'
+    # 5 % of the generated responses are 5xx: the seeds' critical level is 5 %, warning 1 %.
+    assert check(result, 'rate_5xx')['status'] in ('WARNING', 'CRITICAL')
+
+    # Lines after the run, then a rotation to .1 (logrotate with delaycompress), then new lines.
+    second = Written()
+    append(log, gen.lines(700, second))
+    rotate_plain(log)
+    log.write_text(gen.lines(500, second))
+    result = ansible.module(MODULE, args)
+    assert_matches(result, second)
+    assert [(f['path'], f['rotated']) for f in result['log']['files']] == [(str(log) + '.1', True), (str(log), False)]
+
+    # The same again, compressed straight to .1.gz (logrotate with compress, no delaycompress).
+    third = Written()
+    append(log, gen.lines(400, third))
+    rotate_gz(log)
+    log.write_text(gen.lines(250, third))
+    result = ansible.module(MODULE, args)
+    assert_matches(result, third)
+    assert result['log']['files'][0]['path'] == str(log) + '.1.gz'
+
+    # Nothing new: no request, and it says so.
+    result = ansible.module(MODULE, args)
+    assert result['log']['requests'] == 0 and result['status'] == 'OK'
+    assert check(result, 'rate_5xx')['message'] == 'rate_5xx: no requests in the window'
+
+    # Check mode reads but does not advance the state.
+    fourth = Written()
+    append(log, gen.lines(100, fourth))
+    before = state.read_bytes()
+    mtime = os.stat(str(state)).st_mtime_ns
+    for _ in range(2):
+        result = ansible.module(MODULE, args, check=True)
+        assert_matches(result, fourth)
+        assert result['state_updated'] is False
+    assert state.read_bytes() == before and os.stat(str(state)).st_mtime_ns == mtime
+    result = ansible.module(MODULE, args)
+    assert_matches(result, fourth)
+    assert state.read_bytes() != before
+
+
+def test_json_log_fields_units_errors_and_rotation(ansible, tmp_path):
+    log = tmp_path / 'app.json'
+    state = tmp_path / 'log_stats.state'
+    rng = random.Random(4)
+    args = {'path': str(log), 'state_file': str(state), 'format': 'json', 'latency_unit': 'ms',
+            'fields': {'status': 'http.code', 'latency': 'duration_ms', 'path': 'http.path', 'client': 'ip',
+                       'level': 'severity', 'message': 'msg', 'time': 'ts'},
+            'fail_on': 'never'}
+    first = Written()
+    log.write_text(json_lines(rng, 2000, first))
+    result = ansible.module(MODULE, args)
+    assert not result.get('failed'), result
+    assert_matches(result, first)
+    assert result['log']['errors'] == first.errors
+    assert check(result, 'errors')['status'] == 'CRITICAL'
+    assert result['log']['top_errors'][0] == {'value': 'backend failed', 'count': first.errors}
+    assert result['log']['top_paths'][0]['value'].startswith('/v1/items/')
+
+    second = Written()
+    append(log, json_lines(rng, 300, second))
+    rotate_gz(log)
+    log.write_text(json_lines(rng, 200, second))
+    result = ansible.module(MODULE, args)
+    assert_matches(result, second)
+    assert result['log']['errors'] == second.errors
+
+
+def test_window_last_minutes_by_timestamps(ansible, tmp_path):
+    gen = AccessGen(7)
+    old, recent = Written(), Written()
+    access = tmp_path / 'access.log'
+    access.write_text(gen.lines(800, old, age=3 * 3600) + gen.lines(600, recent, age=60))
+    app = tmp_path / 'app.log'
+    stamp = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(time.time() - 3 * 3600))
+    fresh = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - 60))
+    app.write_text(''.join('%s ERROR old failure %d\n' % (stamp, i) for i in range(30))
+                   + ''.join('%s INFO fine\n%s ERROR db timeout\nTraceback line\n' % (fresh, fresh) for i in range(12)))
+    result = ansible.tasks([
+        {'name': 'access', MODULE: {'path': str(access), 'window_minutes': 60, 'fail_on': 'never'}},
+        {'name': 'app', MODULE: {'path': str(app), 'format': 'plain', 'window_minutes': 60, 'fail_on': 'never'}},
+        {'name': 'app pattern', MODULE: {'path': str(app), 'format': 'plain', 'window_minutes': 600,
+                                         'error_pattern': '^Traceback', 'fail_on': 'never'}},
+    ])
+    access_result = result.task('access')
+    assert_matches(access_result, recent)
+    assert access_result['log']['outside_window'] == 800
+    assert access_result['log']['window'] == 'last 60 minutes'
+    app_result = result.task('app')
+    assert app_result['log']['errors'] == 12 and app_result['log']['outside_window'] == 30
+    # More than 10 ERROR lines (seed 003 monitor_errors.sh) is critical.
+    assert check(app_result, 'errors')['status'] == 'CRITICAL'
+    assert app_result['log']['top_errors'] == [{'value': 'ERROR db timeout', 'count': 12}]
+    assert result.task('app pattern')['log']['errors'] == 12
+
+
+def test_foreign_state_refused_and_left_alone(ansible, tmp_path):
+    log = tmp_path / 'access.log'
+    log.write_text(AccessGen(1).lines(10, Written()))
+    foreign = tmp_path / 'foreign.json'
+    foreign.write_text('{"files": {}, "owner": "someone else"}\n')
+    os.chmod(str(foreign), 0o644)
+    for check_mode in (False, True):
+        result = ansible.module(MODULE, {'path': str(log), 'state_file': str(foreign)}, check=check_mode)
+        assert result.get('failed'), result
+        assert result['msg'].startswith('state_file: %s exists and is not a log_stats state file' % foreign)
+    assert foreign.read_text() == '{"files": {}, "owner": "someone else"}\n'
+    assert stat.S_IMODE(os.stat(str(foreign)).st_mode) == 0o644
+
+
+def test_fifo_refused_at_once(ansible, tmp_path):
+    fifo = tmp_path / 'access.fifo'
+    os.mkfifo(str(fifo))
+    # No writer ever opens the FIFO: a module that opened it for reading would wait forever.
+    # The timeout is only a hang guard, several times what any run here takes.
+    result = ansible.module(MODULE, {'path': str(fifo), 'window_minutes': 5}, timeout=600)
+    assert result.get('failed'), result
+    assert result['msg'] == 'path: %s is a FIFO, not a regular file' % fifo
+
+
+@pytest.mark.parametrize('args,message', [
+    ({'window_minutes': 0}, 'window_minutes: '),
+    ({}, 'state_file: required'),
+    ({'window_minutes': 5, 'thresholds': {'latency_p95': {'warning': 'fast'}}}, 'thresholds.latency_p95.warning: '),
+    ({'window_minutes': 5, 'thresholds': {'p95': {'warning': 1}}}, 'thresholds: unknown check'),
+    ({'window_minutes': 5, 'fields': {'latencyy': 'x'}}, 'fields: unknown key'),
+    ({'window_minutes': 5, 'fields': {'status': ''}}, 'fields.status: '),
+    ({'window_minutes': 5, 'error_pattern': '(['}, 'error_pattern: '),
+    ({'window_minutes': 5, 'top': 0}, 'top: '),
+    ({'window_minutes': 5, 'top_capacity': 2}, 'top_capacity: '),
+])
+def test_bad_input_names_the_parameter(ansible, tmp_path, args, message):
+    log = tmp_path / 'access.log'
+    log.write_text('')
+    params = dict(args, path=str(log))
+    result = ansible.module(MODULE, params)
+    assert result.get('failed'), result
+    assert result['msg'].startswith(message), result['msg']
+    assert 'Traceback' not in result.get('module_stderr', '')
+
+
+def test_unparsable_log_is_unknown_not_ok(ansible, tmp_path):
+    log = tmp_path / 'error.log'
+    log.write_text('2026/11/30 00:00:01 [error] 12#12: connect() failed\n' * 5)
+    result = ansible.module(MODULE, {'path': str(log), 'window_minutes': 10 ** 6, 'fail_on': 'never'})
+    assert result['status'] == 'UNKNOWN' and result['log']['unparsed'] == 5
+    state = tmp_path / 'state'
+    result = ansible.module(MODULE, {'path': str(log), 'state_file': str(state), 'fail_on': 'never'})
+    assert result['status'] == 'UNKNOWN'
+    assert check(result, 'requests')['message'] == \
+        'requests: none of the 5 lines in the window parsed as combined-format log lines'
+
+
+def test_missing_log_names_the_parameter(ansible, tmp_path):
+    missing = tmp_path / 'missing.log'
+    result = ansible.module(MODULE, {'path': str(missing), 'window_minutes': 5})
+    assert result.get('failed'), result
+    assert result['msg'] == 'path: cannot open %s: No such file or directory' % missing
