@@ -99,7 +99,7 @@ class LatencySketch:
         return int(math.ceil(math.log(value) / self._log_gamma))
 
     def add(self, value, count=1):
-        if count <= 0 or value != value or value < 0:
+        if count <= 0 or not math.isfinite(value) or value < 0:
             return
         self.count += count
         self.total += value * count
@@ -242,9 +242,13 @@ def parse_time_value(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if value != value or value in (float('inf'), float('-inf')):
+        try:
+            value = float(value)
+        except OverflowError:
             return None
-        return value / 1000.0 if value > 1e11 else float(value)
+        if not math.isfinite(value):
+            return None
+        return value / 1000.0 if value > 1e11 else value
     if isinstance(value, str):
         return parse_iso_time(value.strip())
     return None
@@ -420,13 +424,13 @@ class JsonParser:
                 elif 400 <= status <= 499:
                     stats.status_4xx += 1
             latency = _field(record, fields['latency'])
-            if isinstance(latency, str):
+            if isinstance(latency, (str, int, float)) and not isinstance(latency, bool):
                 try:
-                    latency = float(latency)
-                except ValueError:
+                    latency = float(latency) * self.scale
+                except (ValueError, OverflowError):
                     latency = None
-            if isinstance(latency, (int, float)) and not isinstance(latency, bool):
-                latencies[latency * self.scale] += 1
+                if latency is not None and math.isfinite(latency) and latency >= 0:
+                    latencies[latency] += 1
             client = _field(record, fields['client'])
             if client is not None:
                 clients[_short(client)] += 1

@@ -70,6 +70,9 @@ def test_sketch_memory_is_bounded_and_zeros_counted():
     assert sketch.quantile(0.0) == 0.0
     assert L.LatencySketch().quantile(0.5) is None
     sketch = L.LatencySketch(ALPHA)
+    for junk in (float('inf'), float('nan'), -1.0):
+        sketch.add(junk)
+    assert sketch.count == 0
     sketch.add(0.0, 10)
     sketch.add(2.0)
     assert sketch.quantile(0.5) == 0.0 and sketch.quantile(1.0) == 2.0
@@ -163,18 +166,19 @@ def test_json_parser_fields_units_and_errors():
         {'t': '2026-11-30T00:00:03Z', 'level': 'ERROR', 'msg': 'upstream down'},
     ]
     data = b''.join(json.dumps(line).encode() + b'\n' for line in lines) + b'[1]\nnot json\n\n'
+    data += b'{"ms": 1e400, "ip": "x"}\n{"ms": "' + b'9' * 400 + b'", "ip": "x"}\n'
     fields = {'status': 'http.status', 'latency': 'ms', 'path': 'path', 'client': 'ip', 'level': 'level',
               'message': 'msg', 'time': 't'}
     stats = L.Stats()
     L.JsonParser(stats, fields, 'ms', L.ErrorMatcher('ERROR', None)).feed(data)
-    assert (stats.lines, stats.unparsed, stats.requests, stats.status_5xx, stats.errors) == (5, 2, 2, 1, 2)
+    assert (stats.lines, stats.unparsed, stats.requests, stats.status_5xx, stats.errors) == (7, 2, 2, 1, 2)
     assert abs(stats.latency.max - 2.5) < 1e-12
     assert stats.error_messages.top(1) == [('upstream down', 2)]
     assert dict(stats.paths.top(5)) == {'/a': 1, '/b': 1}
     stats = L.Stats()
     L.JsonParser(stats, fields, 'ms', L.ErrorMatcher('ERROR', None),
                  window_start=L.parse_iso_time('2026-11-30T00:00:02Z')).feed(data)
-    assert (stats.requests, stats.errors, stats.outside) == (1, 2, 1)
+    assert (stats.requests, stats.errors, stats.outside) == (1, 2, 3)
 
 
 def test_plain_parser_level_pattern_and_window():
