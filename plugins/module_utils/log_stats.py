@@ -28,6 +28,7 @@ import errno
 import gzip
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import os
@@ -278,7 +279,7 @@ class Stats:
 # Combined format: client, ident, user, [time], "request", status, size, then optionally
 # "referer" "agent" and anything else; $request_time is the last field when present.
 _ACCESS_RE = re.compile(
-    rb'^(\S+) \S+ \S+ \[([^\]\n]+)\] "(?:[A-Z]+ )?([^ "?\n]*)[^"\n]*" (\d{3}) \S+([^\n]*)$', re.M)
+    rb'^(\S+) \S+ \S+ \[([^\]\n]+)\] "(?:[A-Z]+ )?([^ "?\n]*)[^"\n]*" (\d{3}) \S+(?: "[^"\n]*" "[^"\n]*")?([^\n]*)$', re.M)
 _LATENCY_RE = re.compile(rb'\s(\d+(?:\.\d+)?)\s*$')
 
 
@@ -337,9 +338,10 @@ class AccessParser:
                 latency.add(value, count)
         stats.clients.update(collections.Counter(clients))
         stats.paths.update(collections.Counter(paths))
-        failed = [b'%s %s' % (s, p) for s, p in zip(statuses, paths) if s[:1] == b'5']
+        # Counted in C: the (status, path) pairs of the 5xx responses.
+        failed = collections.Counter(itertools.compress(zip(statuses, paths), map(bytes.startswith, statuses, itertools.repeat(b'5'))))
         if failed:
-            stats.error_messages.update(collections.Counter(failed))
+            stats.error_messages.update(dict((b'%s %s' % pair, count) for pair, count in failed.items()))
 
 
 def _field(record, name):
