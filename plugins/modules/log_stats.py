@@ -341,13 +341,17 @@ class LogStats:
         try:
             if window_start is None:
                 state = StateFile(params['state_file']).load()
-            info = collect(params['path'], parser, stats, state, window_start, 'path', now)
+            try:
+                info = collect(params['path'], parser, stats, state, window_start, 'path', now)
+            except OSError as exc:
+                self.fail('path: cannot read %s: %s' % (params['path'], exc.strerror or exc))
             if state is not None and not self.module.check_mode:
-                state.save()
+                try:
+                    state.save()
+                except OSError as exc:
+                    self.fail('state_file: cannot write %s: %s' % (params['state_file'], exc.strerror or exc))
         except (LogStatsError, FileRefused) as exc:
             self.fail(exc.msg)
-        except OSError as exc:
-            self.fail('state_file: cannot write %s: %s' % (params['state_file'], exc.strerror or exc))
         self.judge(stats, fmt)
         if info.get('missed_rotation'):
             # Counts that miss lines are not an OK.

@@ -296,3 +296,21 @@ def test_missing_log_names_the_parameter(ansible, tmp_path):
     result = ansible.module(MODULE, {'path': str(missing), 'window_minutes': 5})
     assert result.get('failed'), result
     assert result['msg'] == 'path: cannot open %s: No such file or directory' % missing
+
+
+def test_state_file_in_missing_directory_names_the_parameter(ansible, tmp_path):
+    log = tmp_path / 'access.log'
+    log.write_text(AccessGen(2).lines(5, Written()))
+    state = tmp_path / 'nowhere' / 'log_stats.state'
+    result = ansible.module(MODULE, {'path': str(log), 'state_file': str(state)})
+    assert result.get('failed'), result
+    assert result['msg'] == 'state_file: directory %s does not exist' % state.parent
+    # A symbolic link as the state file is refused, not followed.
+    target = tmp_path / 'elsewhere.json'
+    target.write_text('{}')
+    link = tmp_path / 'link.state'
+    link.symlink_to(target)
+    result = ansible.module(MODULE, {'path': str(log), 'state_file': str(link)})
+    assert result.get('failed'), result
+    assert result['msg'].startswith('state_file: %s is a symbolic link' % link), result['msg']
+    assert target.read_text() == '{}'
