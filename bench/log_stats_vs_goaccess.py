@@ -47,7 +47,7 @@ AGENTS = ['Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.
 
 def generate_lines(rng, count, start):
     out = []
-    clients = ['10.%d.%d.%d' % (rng.randrange(4), rng.randrange(256), rng.randrange(256)) for _ in range(5000)]
+    clients = ['10.%d.%d.%d' % (rng.randrange(4), rng.randrange(256), rng.randrange(256)) for dummy in range(5000)]
     paths = ['/api/v1/items/%d' % i for i in range(2000)] + ['/static/app.%d.js' % i for i in range(50)] + ['/', '/login']
     when = start
     stamp = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(when))
@@ -106,7 +106,7 @@ def run_engine(path, state_path):
 
 
 def best(repeat, fn):
-    results = [fn() for _ in range(repeat)]
+    results = [fn() for dummy in range(repeat)]
     return min(results, key=lambda r: r[0])
 
 

@@ -169,7 +169,7 @@ def test_access_log_since_last_run_through_rotation_and_gzip(ansible, tmp_path):
     append(log, gen.lines(100, fourth))
     before = state.read_bytes()
     mtime = os.stat(str(state)).st_mtime_ns
-    for _ in range(2):
+    for dummy in range(2):
         result = ansible.module(MODULE, args, check=True)
         assert_matches(result, fourth)
         assert result['state_updated'] is False

@@ -43,7 +43,7 @@ def test_sketch_quantile_within_relative_error(values, q):
        st.integers(0, 3))
 def test_sketch_weighted_and_merged_like_one(pairs, split):
     whole = L.LatencySketch(ALPHA)
-    parts = [L.LatencySketch(ALPHA) for _ in range(split + 1)]
+    parts = [L.LatencySketch(ALPHA) for dummy in range(split + 1)]
     values = []
     for i, (value, count) in enumerate(pairs):
         whole.add(value, count)
