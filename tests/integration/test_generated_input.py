@@ -119,7 +119,7 @@ def base_args(name, bed):
                                   collect=['logs', 'auth', 'resources'], log_paths=[str(root / 'logs' / '*.log')],
                                   auth_log_paths=[str(root / 'access.log')], resources={'status': 'OK'}),
         'log_cleanup': dict(paths=[str(root / 'logs')]),
-        'log_stats': dict(path=str(root / 'access.log'), state_file=str(root / 'log_stats.state')),
+        'log_stats': dict(files=[dict(path=str(root / 'access.log'))], state_file=str(root / 'log_stats.state')),
         'pg_bloat': dict(pg),
         'pg_health': dict(pg),
         'resource_check': dict(checks=['load', 'memory', 'disk'], cpu_interval=0.01,
