@@ -126,7 +126,7 @@ def run_goaccess(path, out):
 def run_ansible(path, state_path, workdir):
     playbook = Path(workdir) / 'log_stats.yml'
     task = {'name': 'log_stats',
-            'fleetops.runbook.log_stats': {'path': str(path), 'state_file': state_path, 'fail_on': 'never'}}
+            'fleetops.runbook.log_stats': {'files': [{'path': str(path)}], 'state_file': state_path, 'fail_on': 'never'}}
     playbook.write_text(json.dumps([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [task]}]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.cache' / 'collections'),
                ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
