@@ -69,6 +69,12 @@ KNOWN = [
     ('issue12-known: notify mail.timeout inf/NaN', ('notify',), ('mail.timeout', 'mail'), _non_finite),
     ('issue12-known: notify state_path', ('notify',), ('state_path',), lambda v: True),
     ('issue12-known: fleet_report unknown host', ('fleet_report',), ('hosts',), lambda v: True),
+    ('issue13-known: NUL in a suboption is refused naming only the list (\'files: must not contain a NUL byte\'), '
+     'not the entry and key (module_utils/module.py nul_parameters)', ('cert_check', 'log_stats'),
+     ('certificates.path', 'certificates.key_path', 'certificates.key_passphrase', 'certificates.hostname',
+      'endpoints.address', 'endpoints.server_name', 'endpoints.ca_path', 'files.path', 'files.format',
+      'files.latency_unit', 'files.error_level', 'files.error_pattern', 'files.fields', 'files.thresholds'),
+     lambda v: '\\u0000' in _text(v)),
 ]
 
 
