@@ -332,9 +332,6 @@ def _top(counter, count):
             for value, n in counter.top(count)]
 
 
-ENTRY_OPTIONS = ('format', 'fields', 'latency_unit', 'error_level', 'error_pattern', 'window_minutes', 'thresholds')
-
-
 class LogStats:
     def __init__(self, module):
         self.module = module
