@@ -30,7 +30,7 @@ COLLECTIONS = REPO / '.cache' / 'collections'
 PREFIX = 'ansible_collections.fleetops.runbook.plugins.'
 
 MODULES = ('backup_verify', 'cert_check', 'container_check', 'db_restore', 'http_check', 'incident_evidence',
-           'log_cleanup', 'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit',
+           'log_cleanup', 'log_stats', 'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit',
            'service_check', 'slow_queries')
 ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
 
@@ -265,12 +265,12 @@ def draw(strategy, count):
     return unique[:count]
 
 
-PATH_OPTIONS = frozenset(('path', 'dest', 'state_path', 'history_dir', 'access_logs', 'log_paths',
+PATH_OPTIONS = frozenset(('path', 'dest', 'state_path', 'state_file', 'history_dir', 'access_logs', 'log_paths',
                           'auth_log_paths', 'etc_paths', 'world_writable_paths', 'include_mounts', 'paths',
                           'key_path', 'ca_path', 'ca_cert', 'login_unix_socket'))
 # Options whose paths a module or plugin may write to (or delete from): only the test's directory.
 WRITABLE = frozenset(('backup_verify.path', 'incident_evidence.dest', 'fleet_report.dest', 'notify.state_path',
-                      'log_cleanup.paths', 'capacity_trend.history_dir', 'db_restore.path'))
+                      'log_cleanup.paths', 'capacity_trend.history_dir', 'db_restore.path', 'log_stats.state_file'))
 DURATION_OPTIONS = frozenset(('max_age', 'age'))
 
 

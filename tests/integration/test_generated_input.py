@@ -76,6 +76,7 @@ def base_args(name, bed):
                                   collect=['logs', 'auth', 'resources'], log_paths=[str(root / 'logs' / '*.log')],
                                   auth_log_paths=[str(root / 'access.log')], resources={'status': 'OK'}),
         'log_cleanup': dict(paths=[str(root / 'logs')]),
+        'log_stats': dict(files=[dict(path=str(root / 'access.log'))], state_file=str(root / 'log_stats.state')),
         'pg_bloat': dict(pg),
         'pg_health': dict(pg),
         'redis_check': dict(login_host='127.0.0.1', login_port=bed.closed, connect_timeout=2, command_timeout=2),
