@@ -66,7 +66,6 @@ def main():
         'daily_checks_services_not_listening': ['0.0.0.0:%d' % pg_port],
         'daily_checks_logs_files': [{'path': access, 'format': 'access'},
                                     {'path': app, 'format': 'plain'}],
-        'daily_checks_logs_state_file': os.path.join(args.directory, 'log_stats.state'),
     }
     if args.container_project:
         host['daily_checks_containers_project'] = args.container_project

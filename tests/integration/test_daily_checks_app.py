@@ -7,6 +7,7 @@ every other column."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import socket
 
@@ -25,6 +26,24 @@ def statuses(result):
     return dict((check['name'], check['status']) for check in result['checks'])
 
 
+def write_logs(directory):
+    """An access log of 100 requests in the last hour, 10 of them answered 500 and one slow, and an
+    application log with 3 ERROR lines."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    access = directory / 'access.log'
+    with access.open('w') as handle:
+        for index in range(100):
+            when = (now - datetime.timedelta(minutes=50 - index * 0.4)).strftime('%d/%b/%Y:%H:%M:%S +0000')
+            status = 500 if index % 10 == 0 else 200
+            handle.write('192.0.2.1 - - [%s] "GET /items HTTP/1.1" %d 10 "-" "t" 0.050\n' % (when, status))
+    app_log = directory / 'app.log'
+    with app_log.open('w') as handle:
+        for index in range(30):
+            when = (now - datetime.timedelta(minutes=40 - index)).strftime('%Y-%m-%dT%H:%M:%SZ')
+            handle.write('%s %s job %d\n' % (when, 'ERROR' if index % 10 == 0 else 'INFO', index))
+    return access, app_log
+
+
 def test_application_columns(ansible, tmp_path):
     listener = socket.socket()
     listener.bind(('127.0.0.1', 0))
@@ -33,6 +52,7 @@ def test_application_columns(ansible, tmp_path):
     redis = RedisServer(tmp_path / 'redis').start()
     textfile = tmp_path / 'textfile'
     textfile.mkdir()
+    access, app_log = write_logs(tmp_path)
     try:
         with HttpServer() as http:
             host = dict(
@@ -46,6 +66,7 @@ def test_application_columns(ansible, tmp_path):
                 daily_checks_services_not_listening=['0.0.0.0:%d' % port],
                 # An expected container that does not exist: critical, whatever else runs here.
                 daily_checks_containers_names=['fleetops-test-never-created'],
+                daily_checks_logs_files=[{'path': str(access)}, {'path': str(app_log), 'format': 'plain'}],
                 daily_checks_redis_connection={'login_host': '127.0.0.1', 'login_port': redis.port},
                 # Both hosts are this machine: only app1 writes the textfile.
                 daily_checks_textfile_enabled=True, daily_checks_textfile_dir=str(textfile))
@@ -75,14 +96,24 @@ def test_application_columns(ansible, tmp_path):
     assert containers['status'] == 'CRITICAL', containers
     assert 'fleetops-test-never-created' in json.dumps(containers['checks'])
 
+    logs = app['logs']
+    # 10 % answered 5xx: critical against seed 002's 5 %; 3 ERROR lines stay under seed 003's 10.
+    assert logs['status'] == 'CRITICAL', logs
+    found = dict(((c['name'], c['target']), c) for c in logs['checks'])
+    assert found[('rate_5xx', str(access))]['value'] == 10.0
+    assert found[('rate_5xx', str(access))]['status'] == 'CRITICAL'
+    assert found[('errors', str(app_log))]['value'] == 3
+    assert found[('errors', str(app_log))]['status'] == 'OK'
+    assert not list(tmp_path.glob('*.state'))
+
     assert app['redis']['status'] == 'OK', app['redis']
     assert statuses(app['redis'])['ping_time'] == 'OK'
 
     # A host without any of them: the columns say they did not apply, nothing ran there.
     plain = hosts['plain']['results']
-    for column in ('http', 'containers', 'services', 'redis'):
+    for column in ('http', 'containers', 'services', 'logs', 'redis'):
         assert plain[column].get('status') is None, (column, plain[column])
 
     metrics = (textfile / 'fleetops_daily_checks.prom').read_text()
-    for source in ('http_check', 'service_check', 'redis_check', 'container_check'):
+    for source in ('http_check', 'service_check', 'redis_check', 'container_check', 'log_stats'):
         assert 'source="%s"' % source in metrics, source
