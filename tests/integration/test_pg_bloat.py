@@ -293,7 +293,7 @@ def test_bad_input_names_the_parameter(ansible, pg_cluster):
     assert results['limit']['msg'] == 'limit: must be at least 1, got 0'
     assert results['min_size']['msg'] == 'min_size: must be at least 0, got -1'
     assert 'checks' in results['checks']['msg'] and 'vacuum' in results['checks']['msg']
-    assert results['nul']['msg'] == 'databases: must not contain a NUL byte'
+    assert results['nul']['msg'] == 'databases[0]: must not contain a NUL byte'
     assert results['huge']['msg'] == ('min_size: must be at most 9223372036854775807, got '
                                       '10000000000000000000')
     assert results['password']['msg'] == 'login_password: must not contain a NUL byte'

@@ -175,8 +175,8 @@ def test_top_processes_finds_a_busy_process(ansible):
      "mount_thresholds: '/no/such/mount' is not a checked mounted filesystem"),
     ({'checks': ['cpu', 'gpu']}, 'checks'),
     # Named before Ansible logs the invocation, whose own error would not say where the NUL was.
-    ({'include_mounts': ['/\x00tmp']}, 'include_mounts: must not contain a NUL byte'),
-    ({'mount_thresholds': {'/': {'disk': {'warning': '9\x000'}}}}, 'mount_thresholds: must not contain a NUL byte'),
+    ({'include_mounts': ['/\x00tmp']}, 'include_mounts[0]: must not contain a NUL byte'),
+    ({'mount_thresholds': {'/': {'disk': {'warning': '9\x000'}}}}, 'mount_thresholds./.disk.warning: must not contain a NUL byte'),
     ({'bogus_option': 1}, 'bogus_option'),
     ({'fail_on': 'sometimes'}, 'fail_on'),
 ])
