@@ -231,7 +231,8 @@ def test_postgres_columns_on_the_postgres_group(ansible, pg_cluster, tmp_path):
     result = run(ansible, path, tmp_path / 'reports')
     assert result.rc == 0, result
     report = json.loads((tmp_path / 'reports' / 'daily_checks.json').read_text())
-    assert report['checks'] == ['resource', 'pg_health', 'slow_queries', 'backup', 'cert']
+    assert report['checks'] == ['resource', 'pg_health', 'slow_queries', 'backup', 'cert', 'http', 'containers',
+                                'services', 'logs', 'redis']
     hosts = {h['host']: h for h in report['hosts']}
     good_cell = hosts['db-good']['results']['pg_health']
     assert good_cell['status'] in ('OK', 'WARNING'), good_cell
