@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs `molecule test` for each scenario named on the command line, one after the other, and
-# prints the time each took. A scenario's full output goes to .cache/molecule/<scenario>.log;
-# the steps are echoed as they finish, and the whole log is shown when a scenario fails.
+# Runs `molecule test` for each scenario named on the command line and prints the time each took.
+# Scenarios run MOLECULE_JOBS at a time (default 2): every scenario names its containers and
+# networks after itself, and most of a scenario's time is spent waiting on services inside its
+# containers, so two of them share a 2-core machine well. MOLECULE_JOBS=1 runs them one by one.
+# A scenario's full output goes to .cache/molecule/<scenario>.log; its steps are echoed as they
+# finish, prefixed with the scenario's name, and the whole log is shown when a scenario fails.
 # Extra molecule test options come from MOLECULE_OPTS (e.g. MOLECULE_OPTS=--destroy=never).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOGDIR=$ROOT/.cache/molecule
+JOBS=${MOLECULE_JOBS:-2}
 mkdir -p "$LOGDIR"
 cd "$ROOT" || exit 1
 
@@ -14,35 +18,52 @@ cd "$ROOT" || exit 1
 for s in "$@"; do
   [ -f "molecule/$s/molecule.yml" ] || { echo "molecule-run: no scenario molecule/$s" >&2; exit 2; }
 done
+case $JOBS in
+  '' | *[!0-9]* | 0) echo "molecule-run: MOLECULE_JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2 ;;
+esac
 
 "$ROOT/tools/docker-engine.sh" || exit 1
+# The base image first, so that parallel scenarios do not wait on each other's debootstrap.
+"$ROOT/tools/build-image.sh" >/dev/null || exit 1
 
-declare -a summary
-failed=0
-for s in "$@"; do
-  log=$LOGDIR/$s.log
-  echo "--- molecule scenario $s (log: ${log#"$ROOT"/})"
+# One scenario: molecule's output to its log, the finished steps echoed, the result in a file.
+run_one() {
+  local s=$1 log=$LOGDIR/$1.log start rc elapsed result
   start=$(date +%s)
   # shellcheck disable=SC2086
   molecule test -s "$s" ${MOLECULE_OPTS:-} >"$log" 2>&1 &
-  pid=$!
+  local pid=$!
   tail -n +1 -f --pid="$pid" "$log" 2>/dev/null \
-    | grep --line-buffered -E '\] Executed|^=+ .*(passed|failed|error)' &
+    | grep --line-buffered -E '\] Executed|^=+ .*(passed|failed|error)' \
+    | sed -u "s/^/[$s] /" &
   wait "$pid"
   rc=$?
   sleep 0.2
   elapsed=$(($(date +%s) - start))
-  if [ "$rc" -eq 0 ]; then
-    result=passed
-  else
-    result="FAILED (rc $rc)"
+  if [ "$rc" -eq 0 ]; then result=passed; else result="FAILED (rc $rc)"; fi
+  printf '%-24s %-14s %4d s\n' "$s" "$result" "$elapsed" >"$LOGDIR/$s.result"
+  echo "--- molecule scenario $s: $result after $elapsed s (log: ${log#"$ROOT"/})"
+}
+
+for s in "$@"; do
+  rm -f "$LOGDIR/$s.result"
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+    wait -n
+  done
+  run_one "$s" &
+done
+wait
+
+failed=0
+for s in "$@"; do
+  if ! grep -q ' passed ' "$LOGDIR/$s.result" 2>/dev/null; then
     failed=1
     echo "--- output of scenario $s"
-    cat "$log"
+    cat "$LOGDIR/$s.log"
   fi
-  summary+=("$(printf '%-24s %-14s %4d s' "$s" "$result" "$elapsed")")
 done
-
-echo "--- molecule summary"
-printf '%s\n' "${summary[@]}"
+echo "--- molecule summary ($JOBS at a time)"
+for s in "$@"; do
+  cat "$LOGDIR/$s.result" 2>/dev/null || printf '%-24s %-14s\n' "$s" "NO RESULT"
+done
 exit "$failed"
