@@ -28,9 +28,6 @@ import yaml
 
 from .harness import ansible_env
 
-pytestmark = pytest.mark.skipif(shutil.which('ansible-rulebook') is None or shutil.which('java') is None,
-                                reason='ansible-rulebook and Java 17 are installed by make test-eda')
-
 TOKEN = 'eda-test-token-0123456789abcdef'
 # Hang guards only: a run that takes longer is broken, not slow.
 START_GUARD = 300
@@ -55,6 +52,10 @@ def wait_for(what, predicate, guard, log=None):
 
 @pytest.fixture(scope='module')
 def rulebook(tmp_path_factory, receiver):
+    missing = [name for name in ('ansible-rulebook', 'java') if shutil.which(name) is None]
+    if missing:
+        pytest.fail('%s not found: make test-eda installs ansible-rulebook (requirements-dev.txt) '
+                    'and Java 17 (openjdk-17-jre-headless)' % ' and '.join(missing))
     work = tmp_path_factory.mktemp('eda')
     token_file = work / 'token'
     token_file.write_text(TOKEN + '\n')
