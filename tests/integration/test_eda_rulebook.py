@@ -182,6 +182,8 @@ def test_without_the_token_nothing_runs(rulebook):
     assert status == 400 and 'not JSON' in answer['error']
     status, answer = post(rulebook, {'alerts': [{'labels': 'x', 'status': 'firing'}]})
     assert (status, answer) == (400, {'error': 'alerts[0] has no "labels" object'})
+    status, answer = post(rulebook, None, body=b'{"alerts": [], "pad": "' + b'x' * (2 * 1024 * 1024) + b'"}')
+    assert (status, answer) == (413, {'error': 'the body is larger than 1048576 bytes'})
     drain(rulebook)
     assert not (rulebook['work'] / 'controller' / incident_id('unauth01')).exists()
     assert not list((rulebook['work'] / 'host').glob('%s*' % incident_id('unauth01')))

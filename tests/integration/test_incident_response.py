@@ -305,4 +305,3 @@ def test_phases_given_twice_or_unknown_are_refused(ansible, bed):
     assert 'incident_response_phases' in result.stdout and 'panic' in result.stdout
     assert not (bed['work'] / 'controller' / 'INC-TWICE').exists()
     assert not (bed['work'] / 'host' / 'INC-TWICE').exists()
-

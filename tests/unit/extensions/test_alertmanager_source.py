@@ -7,6 +7,7 @@ tests/integration/test_eda_rulebook.py under the real ansible-rulebook."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import importlib.util
@@ -215,3 +216,24 @@ def test_a_resolved_alert_is_not_throttled_by_its_firing():
     t = am.Throttle(60)
     assert answer(s, t, raw=body(alert('f')))[1] == {'accepted': 1, 'throttled': 0}
     assert answer(s, t, raw=body(alert('f', status='resolved')))[1] == {'accepted': 1, 'throttled': 0}
+
+
+class Stream:
+    """Hands out the body in small pieces, as a network does."""
+
+    def __init__(self, data, piece=3):
+        self.data = data
+        self.piece = piece
+        self.read_sizes = []
+
+    async def read(self, n):
+        self.read_sizes.append(n)
+        chunk, self.data = self.data[:min(n, self.piece)], self.data[min(n, self.piece):]
+        return chunk
+
+
+def test_the_body_is_read_whole_but_never_beyond_the_limit():
+    assert asyncio.run(am._read_body(Stream(b'0123456789'), 100)) == b'0123456789'
+    big = Stream(b'x' * 10000)
+    assert asyncio.run(am._read_body(big, 11)) == b'x' * 11
+    assert max(big.read_sizes) <= 11 and sum(min(n, 3) for n in big.read_sizes) == 11

@@ -32,7 +32,7 @@ Arguments (all optional but the token):
 
 Answers: ``202`` with ``{"accepted": n, "throttled": m}``; ``400`` for a body that is not an
 Alertmanager notification (the reason in the answer); ``401`` without a valid token or signature
-(nothing else said); ``404`` for another path; ``405`` for another method; ``413`` for a body too
+(nothing else said); ``408`` for a body that does not arrive within 30 seconds; ``404`` for another path; ``405`` for another method; ``413`` for a body too
 large. Refused requests are logged with the client's address, never with what they sent.
 
 The pure logic (authentication, payload checks, the throttle) is in functions of their own, for the
@@ -60,6 +60,8 @@ DEFAULTS = {
 }
 # Bounded memory whatever the senders do: the throttle forgets the oldest keys beyond this.
 THROTTLE_MAX_KEYS = 10000
+# Seconds an authorized sender has to deliver its body (a stalled client does not hold a request open).
+READ_TIMEOUT = 30
 
 
 class ConfigError(ValueError):
@@ -260,6 +262,19 @@ def handle(settings, throttle, method, path, headers, body):
     return 202, {'accepted': len(events), 'throttled': throttled}, events
 
 
+async def _read_body(stream, most):
+    """At most ``most`` bytes of the body: enough to tell that it is too large, never all of it."""
+    chunks = []
+    size = 0
+    while size < most:
+        chunk = await stream.read(most - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b''.join(chunks)
+
+
 async def _serve(queue, settings):
     from aiohttp import web  # pylint: disable=import-outside-toplevel
 
@@ -269,11 +284,14 @@ async def _serve(queue, settings):
         body = b''
         if request.method == 'POST' and request.path == PATH and authorized(
                 request.headers.get('Authorization'), settings['token']):
-            length = request.content_length
-            if length is not None and length > settings['max_body_bytes']:
-                body = b'\0' * (settings['max_body_bytes'] + 1)
-            else:
-                body = await request.content.read(settings['max_body_bytes'] + 1)
+            try:
+                body = await asyncio.wait_for(_read_body(request.content, settings['max_body_bytes'] + 1),
+                                              READ_TIMEOUT)
+            except asyncio.TimeoutError:
+                LOG.warning('alertmanager: POST %s from %s: no complete body within %d s', request.path,
+                            request.remote, READ_TIMEOUT)
+                return web.json_response({'error': 'the body did not arrive within %d s' % READ_TIMEOUT},
+                                         status=408)
         status, document, events = handle(settings, throttle, request.method, request.path,
                                           request.headers, body)
         if status >= 400:
