@@ -169,7 +169,7 @@ def test_throttle_one_event_per_window():
 
 def test_throttle_zero_admits_everything():
     throttle = am.Throttle(0)
-    assert all(throttle.admit('a') for _ in range(3))
+    assert [throttle.admit(key) for key in 'aaa'] == [True, True, True]
 
 
 def test_throttle_memory_is_bounded():
