@@ -22,7 +22,7 @@ description:
     disk once. pg_restore is needed only for O(restore_check)."
   - "Table data in COPY form is also counted row by row, and the counts are compared with the JSON
     manifest written at backup time (C(<backup>.manifest.json), as the
-    M(fleetops.runbook.postgres_backup) role writes it), without restoring anything."
+    R(fleetops.runbook.postgres_backup,ansible_collections.fleetops.runbook.postgres_backup_role) role writes it), without restoring anything."
   - Plain dumps must end with the C(-- PostgreSQL database dump complete) footer (and the closing
     C(\unrestrict) line of newer pg_dump); C(.gz) files must be complete gzip streams whose CRC
     matches.
@@ -112,7 +112,7 @@ options:
         tar archive's header is compared with it, and with the C(database) of the backup's
         manifest; a difference is V(CRITICAL) with both names (a dump of another database under
         the expected file name).
-      - Without it, a file named like the M(fleetops.runbook.postgres_backup) role names its dumps,
+      - Without it, a file named like the R(fleetops.runbook.postgres_backup,ansible_collections.fleetops.runbook.postgres_backup_role) role names its dumps,
         C(<database>_<YYYYmmddTHHMMSSZ>.<ext>), is expected to hold C(<database>).
       - Plain dumps do not record the database they were dumped from; for them the check says so
         and compares nothing.
@@ -195,7 +195,7 @@ notes:
     checksum). In uncompressed data (C(-Z0) archives, tar archives, plain SQL) a flipped byte is
     found by the sidecar checksum, or when it breaks the structure or a row count; write sidecars
     at backup time.
-  - Row counts in the manifest of M(fleetops.runbook.postgres_backup) are exact C(count(*)) taken
+  - Row counts in the manifest of R(fleetops.runbook.postgres_backup,ansible_collections.fleetops.runbook.postgres_backup_role) are exact C(count(*)) taken
     in the same snapshot as the dump, so they must match exactly.
 seealso:
   - name: pg_verifybackup

@@ -14,10 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import jinja2
 import pytest
-import yaml
-from ansible.plugins.filter.core import regex_replace
 
 from .emergency_helpers import (counts, databases, failures, make_shop, tree, verified_evidence,
                                 write_inventory)
@@ -308,40 +305,3 @@ def test_phases_given_twice_or_unknown_are_refused(ansible, bed):
     assert 'incident_response_phases' in result.stdout and 'panic' in result.stdout
     assert not (bed['work'] / 'controller' / 'INC-TWICE').exists()
     assert not (bed['work'] / 'host' / 'INC-TWICE').exists()
-
-
-def rulebook_extra_vars(event):
-    """The extra variables the rulebook's action hands to the playbook for ``event``, rendered
-    with the filters the rulebook uses."""
-    rulebook = yaml.safe_load((REPO / 'extensions' / 'eda' / 'rulebooks' /
-                               'incident_response.yml').read_text())
-    action = rulebook[0]['rules'][0]['action']['run_playbook']
-    assert action['name'] == 'fleetops.runbook.incident_response'
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.filters['regex_replace'] = regex_replace
-
-    def render(value):
-        if isinstance(value, str):
-            return env.from_string(value).render(event=event)
-        return value
-    return dict((key, render(value)) for key, value in action['extra_vars'].items())
-
-
-def test_rulebook_hands_a_valid_incident_to_the_playbook(ansible, bed, hook):
-    # An Alertmanager webhook alert as the ansible.eda.alertmanager source turns it into an event.
-    event = {'alert': {
-        'status': 'firing', 'fingerprint': '4f1c0de2a97b3e55',
-        'startsAt': '2026-11-23T03:12:45.118Z',
-        'labels': {'alertname': 'HighErrorRate', 'severity': 'critical',
-                   'instance': 'localhost:9100', 'job': 'shop'},
-        'annotations': {'summary': 'More than 5 % of the requests to shop fail'}}}
-    extra = rulebook_extra_vars(event)
-    assert extra['incident_response_id'] == 'ALERT-4f1c0de2a97b3e55-20261123031245118'
-    assert extra['incident_response_hosts'] == 'localhost'
-    result = ansible.playbook(PLAYBOOK, inventory=bed['inventory'], extra_vars=extra)
-    assert result.rc == 0, failures(result)
-    controller = bed['work'] / 'controller' / extra['incident_response_id']
-    assert list(controller.glob('localhost/*.tar.gz')), tree(controller)
-    assert not (bed['work'] / 'dumps' / extra['incident_response_id']).exists()
-    assert len(hook.requests) == 1
-    assert 'More than 5 % of the requests to shop fail' in json.dumps(hook.requests[0].json)
