@@ -144,7 +144,7 @@ def headline(counts, total):
 
 
 def _change_entry(item):
-    return dict((k, item[k]) for k in ('host', 'source', 'check', 'target', 'status', 'was', 'message'))
+    return dict((k, item.get(k)) for k in ('host', 'source', 'check', 'target', 'status', 'was', 'message', 'note'))
 
 
 def build_fleet_report(name, check_names, host_results, started, finished, fail_on='never',
