@@ -289,7 +289,7 @@ ul.gh li{break-inside:avoid} ul.gh a{white-space:nowrap;font-weight:600}
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 th,td{border:1px solid #e5e7eb;padding:3px 5px;text-align:left;vertical-align:top;overflow:hidden;text-overflow:ellipsis}
 #ht>thead th{background:#f9fafb;position:sticky;top:44px;white-space:nowrap;font-size:12px}
-td.h{white-space:nowrap;font-weight:600;cursor:pointer} td.h i{font-weight:400;font-style:normal;color:#6b7280}
+td.h{white-space:nowrap;font-weight:600;cursor:pointer}
 td.st,td.c{white-space:nowrap;text-align:center;font-size:12px;font-weight:700}
 td.c{cursor:pointer} td.c:hover,td.h:hover{outline:2px solid #60a5fa;outline-offset:-2px}
 td.t{padding:2px} td.t svg{display:block}
@@ -441,7 +441,7 @@ def render_html(report, title=None):
     group_part = ''.join(_group_html(g, anchors) for g in groups) or '<p>No findings.</p>'
 
     trend_width = 64
-    cols = ('<colgroup><col style="width:13.5em"><col style="width:4.5em"><col style="width:%dpx">%s<col></colgroup>'
+    cols = ('<colgroup><col style="width:17em"><col style="width:4.5em"><col style="width:%dpx">%s<col></colgroup>'
             % (trend_width + 6, '<col style="width:4.6em">' * len(columns)))
     thead = '<tr><th>host</th><th>status</th><th>trend</th>%s<th>summary</th></tr>' % ''.join(
         '<th title="%s">%s</th>' % (_esc(c), _esc(c)) for c in columns)
@@ -458,11 +458,10 @@ def render_html(report, title=None):
             host_data.append(_cell_data(cell))
         data.append(host_data)
         points = host.get('trend') or [[host['status'], peak_percent(host)]]
-        reach = '' if host['reachable'] else ' <i>unreachable</i>'
         letter = _LETTER[host['status']]
-        rows.append('<tr id="%s" data-h="%d" data-s="%s"><td class="h" title="%s">%s%s</td>'
+        rows.append('<tr id="%s" data-h="%d" data-s="%s"><td class="h" title="%s">%s</td>'
                     '<td class="st s%s">%s</td><td class="t" title="%s">%s</td>%s<td><div class="sm">%s</div></td></tr>' % (
-                        anchors[host['host']], index, letter, _esc(host['host']), _esc(host['host']), reach,
+                        anchors[host['host']], index, letter, _esc(host['host']), _esc(host['host']),
                         letter, _SHORT[host['status']], _esc(_trend_title(points)), sparkline(points, trend_width),
                         ''.join(cells), _esc(host['summary'])))
     payload = json.dumps({'c': columns, 'h': data}, separators=(',', ':'), ensure_ascii=False)
