@@ -44,7 +44,7 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.findings import (
     diff_findings,
     finding,
     group_findings,
-    group_label,
+    group_headline,
 )
 
 SCHEMA_VERSION = 1
@@ -383,13 +383,14 @@ def _change_line(report):
     if not changes.get('previous_at'):
         return 'No previous report to compare with.'
     parts = []
-    for kind, word in (('new', 'new'), ('worsened', 'worsened')):
+    for kind in ('new', 'worsened'):
         items = changes.get(kind) or []
         if items:
-            named = ['%s %s' % (i['host'], group_label(i)) for i in items[:4]]
-            more = len(items) - len(named)
-            parts.append('<b>%d %s</b>: %s%s' % (len(items), word, _esc('; '.join(named)),
-                                                 _esc(' and %d more' % more) if more else ''))
+            groups = group_findings(items)
+            named = [group_headline(g, max_hosts=3) for g in groups[:3]]
+            more = len(groups) - len(named)
+            parts.append('<b>%d %s</b>: %s%s' % (len(items), kind, _esc('; '.join(named)),
+                                                 _esc('; %d more findings' % more) if more else ''))
     resolved = changes.get('resolved') or []
     parts.append('%d resolved' % len(resolved))
     if not changes.get('new') and not changes.get('worsened'):

@@ -152,8 +152,9 @@ def test_report_carries_changes_groups_and_trends(tmp_path):
     with open(SCHEMA) as handle:
         jsonschema.validate(report, json.load(handle))
     page = render_html(report)
-    assert '<b>1 new</b>: web-1 resource: disk / WARNING (warning 85)' in page
-    assert '<b>1 worsened</b>: db-1 resource: disk / CRITICAL (critical 95)' in page
+    # The changes are grouped like the findings: what, then on which hosts.
+    assert '<b>1 new</b>: resource: disk / WARNING (warning 85) on 1 host: web-1' in page
+    assert '<b>1 worsened</b>: resource: disk / CRITICAL (critical 95) on 1 host: db-1' in page
     assert '1 resolved' in page
     assert page.count('<svg ') == 3 and page.count('<polyline') == 3
 
