@@ -34,6 +34,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     WARNING,
     display_name,
     most_urgent,
+    range_note,
     reaches,
     urgency,
     worst,
@@ -267,6 +268,8 @@ def read_history(directory, basename, runs=TREND_RUNS):
 
 _LETTER = {CRITICAL: 'C', UNKNOWN: 'U', WARNING: 'W', OK: 'O', None: 'N'}
 _SHORT = {CRITICAL: 'CRIT', UNKNOWN: 'UNKN', WARNING: 'WARN', OK: 'OK', None: 'n/a'}
+# Characters of a host name the host column shows whole; a longer one is cut and gets its title.
+_HOST_FITS = 28
 
 _CSS = '''
 *{box-sizing:border-box}
@@ -292,7 +295,7 @@ th,td{border:1px solid #e5e7eb;padding:3px 5px;text-align:left;vertical-align:to
 td.h{white-space:nowrap;font-weight:600;cursor:pointer}
 td.st,td.c{white-space:nowrap;text-align:center;font-size:12px;font-weight:700}
 td.c{cursor:pointer} td.c:hover,td.h:hover{outline:2px solid #60a5fa;outline-offset:-2px}
-td.t{padding:2px} td.t svg{display:block}
+td.t{padding:2px} td.t svg{display:block} td.t polyline{fill:none;stroke:#6b7280;stroke-width:1.2} td.t circle{fill:currentColor}
 .sm{font-size:12px;color:#374151;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;overflow-wrap:anywhere}
 tr.x>td{background:#fafafa;padding:6px 10px}
 table.k td,table.k th{font-size:12px;border-color:#e5e7eb;overflow-wrap:anywhere;white-space:normal}
@@ -302,17 +305,18 @@ _JS = r'''
 (function(){
 var D=JSON.parse(document.getElementById('d').textContent),C=D.c,N={C:'CRITICAL',U:'UNKNOWN',W:'WARNING',O:'OK',N:'n/a'};
 function e(t){return String(t==null?'':t).replace(/[&<>"]/g,function(c){return{'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]})}
+function msg(q){return q[1]+' is '+q[2]+(q[0]=='C'?' (critical '+q[4]+')':q[0]=='W'?' (warning '+q[3]+')':'')}
 function unfold(tr,ci){
  var n=tr.nextElementSibling,k=String(ci);
  if(n&&n.className=='x'){n.remove();tr.removeAttribute('aria-expanded');if(n.dataset.c==k)return}
  var h=D.h[+tr.dataset.h],r=[],cols=ci<0?C.map(function(x,i){return i}):[ci];
- cols.forEach(function(i){(h[i]||[]).forEach(function(q){r.push('<tr><td>'+e(C[i])+'<td class="b s'+q[0]+'">'+N[q[0]]+'<td>'+e(q[1])+'<td>'+e(q[2])+'<td>'+e(q[3])+' / '+e(q[4])+'<td>'+e(q[5]))})});
+ cols.forEach(function(i){(h[i]||[]).forEach(function(q){r.push('<tr><td>'+e(C[i])+'<td class="b s'+q[0]+'">'+N[q[0]]+'<td>'+e(q[1])+'<td>'+e(q[2])+'<td>'+e(q[3])+' / '+e(q[4])+'<td>'+e(q.length>5?q[5]:msg(q)))})});
  var x=document.createElement('tr');x.className='x';x.dataset.c=k;
  x.innerHTML='<td colspan="'+tr.cells.length+'"><table class="k"><colgroup><col style="width:9%"><col style="width:8%"><col style="width:17%"><col style="width:10%"><col style="width:12%"><col></colgroup><tr><th>column<th>status<th>check<th>value<th>warning / critical<th>message</tr>'+r.join('')+'</table>';
  x.hidden=tr.hidden;tr.after(x);tr.setAttribute('aria-expanded','true')}
 document.getElementById('ht').addEventListener('click',function(v){
  var td=v.target.closest('td'),tr=td&&td.parentNode;if(!tr||!tr.dataset.h)return;
- if(td.dataset.c!=null)unfold(tr,+td.dataset.c);else if(td.className=='h')unfold(tr,-1)});
+ if(td.classList.contains('c'))unfold(tr,td.cellIndex-3);else if(td.className=='h')unfold(tr,-1)});
 var B=[].slice.call(document.querySelectorAll('#f input[data-s]')),Q=document.getElementById('q'),H=document.getElementById('hideok');
 var R=[].slice.call(document.querySelectorAll('#ht>tbody>tr[data-h]')),G=[].slice.call(document.querySelectorAll('details.g'));
 function apply(){
@@ -345,10 +349,17 @@ def _cell_data(cell):
     checks = cell.get('checks') or []
     if not checks:
         return [[_LETTER.get(cell['status'], 'N'), '', '', '', '', cell['summary']]]
+    rows = []
     # Most urgent first; the sort is stable, so checks of one status keep the module's order.
-    return [[_LETTER.get(c.get('status'), 'N'), display_name(c.get('name', ''), c.get('target')), _shown_value(c),
-             c.get('warning') or '-', c.get('critical') or '-', c.get('message') or '']
-            for c in sorted(checks, key=lambda c: urgency(c.get('status')))]
+    for check in sorted(checks, key=lambda c: urgency(c.get('status'))):
+        row = [_LETTER.get(check.get('status'), 'N'), display_name(check.get('name', ''), check.get('target')),
+               _shown_value(check), check.get('warning') or '-', check.get('critical') or '-']
+        message = check.get('message') or ''
+        # The page script writes the status model's usual message itself ("disk / is 88% (warning 85)").
+        if message != '%s is %s%s' % (row[1], row[2], range_note(check)):
+            row.append(message)
+        rows.append(row)
+    return rows
 
 
 def sparkline(points, width=64, height=16):
@@ -366,9 +377,8 @@ def sparkline(points, width=64, height=16):
     line = ' '.join('%.1f,%.1f' % c for c in coords)
     colour = COLOURS.get(points[-1][0], COLOURS[None])[0]
     x, y = coords[-1]
-    return ('<svg width="%d" height="%d" viewBox="0 0 %d %d"><polyline points="%s" fill="none" stroke="#6b7280" '
-            'stroke-width="1.2"/><circle cx="%.1f" cy="%.1f" r="2.2" fill="%s"/></svg>' % (
-                width, height, width, height, line, x, y, colour))
+    return ('<svg width="%d" height="%d"><polyline points="%s"/><circle cx="%.1f" cy="%.1f" r="2.2" style="color:%s"/></svg>' % (
+        width, height, line, x, y, colour))
 
 
 def _trend_title(points):
@@ -451,18 +461,20 @@ def render_html(report, title=None):
     for index, host in enumerate(report['hosts']):
         cells = []
         host_data = []
-        for number, check in enumerate(columns):
+        for check in columns:
             cell = host['results'][check]
             letter = _LETTER.get(cell['status'], 'N')
-            cells.append('<td class="c s%s" data-c="%d" title="%s">%s</td>' % (
-                letter, number, _esc(cell['summary']), _SHORT.get(cell['status'], 'n/a')))
+            # A hint on what is not OK; an OK cell's summary ("OK: 2 OK") says nothing more.
+            hint = '' if cell['status'] == OK else ' title="%s"' % _esc(cell['summary'])
+            cells.append('<td class="c s%s"%s>%s</td>' % (letter, hint, _SHORT.get(cell['status'], 'n/a')))
             host_data.append(_cell_data(cell))
         data.append(host_data)
         points = host.get('trend') or [[host['status'], peak_percent(host)]]
         letter = _LETTER[host['status']]
-        rows.append('<tr id="%s" data-h="%d" data-s="%s"><td class="h" title="%s">%s</td>'
+        rows.append('<tr id="%s" data-h="%d" data-s="%s"><td class="h"%s>%s</td>'
                     '<td class="st s%s">%s</td><td class="t" title="%s">%s</td>%s<td><div class="sm">%s</div></td></tr>' % (
-                        anchors[host['host']], index, letter, _esc(host['host']), _esc(host['host']),
+                        anchors[host['host']], index, letter,
+                        ' title="%s"' % _esc(host['host']) if len(host['host']) > _HOST_FITS else '', _esc(host['host']),
                         letter, _SHORT[host['status']], _esc(_trend_title(points)), sparkline(points, trend_width),
                         ''.join(cells), _esc(host['summary'])))
     payload = json.dumps({'c': columns, 'h': data}, separators=(',', ':'), ensure_ascii=False)

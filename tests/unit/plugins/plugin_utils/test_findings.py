@@ -182,7 +182,7 @@ def test_sparkline_is_inline_svg_scaled_to_percent():
     svg = sparkline([['OK', 0.0], ['WARNING', 50.0], ['CRITICAL', 100.0]], width=64, height=16)
     assert svg.startswith('<svg width="64" height="16"')
     assert 'points="2.0,14.0 32.0,8.0 62.0,2.0"' in svg
-    assert 'fill="#a4161a"' in svg
+    assert 'style="color:#a4161a"' in svg
     # Without any check in percent, the status levels are drawn.
     assert 'points="2.0,14.0 62.0,2.0"' in sparkline([['OK', None], ['CRITICAL', None]])
 

@@ -115,7 +115,7 @@ def test_html_escapes_everything():
 
 def test_html_rows_worst_first():
     page = render_html(build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1))
-    assert page.index('title="db01">db01') < page.index('title="app01">app01') < page.index('title="web01">web01')
+    assert page.index('class="h">db01<') < page.index('class="h">app01<') < page.index('class="h">web01<')
     assert page.count('<tr id="h') == 5
     # Every applicable or not cell unfolds: one entry per host and column in the page's data.
     data = json.loads(page.split('id="d">', 1)[1].split('</script>', 1)[0])
