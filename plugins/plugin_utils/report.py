@@ -364,10 +364,16 @@ def _cell_data(cell):
 
 def sparkline(points, width=64, height=16):
     """An inline SVG of a host's trend: its peak percent over the runs (its status level when no
-    check is in percent), the last point in the colour of its status."""
-    values = [p[1] for p in points]
-    if any(v is not None for v in values):
-        scaled = [None if v is None else min(max(v, 0.0), 100.0) / 100.0 for v in values]
+    check is in percent), the last point in the colour of its status. The exact values are in the
+    cell's title."""
+    values = [None if p[1] is None else min(max(p[1], 0.0), 100.0) for p in points]
+    present = [v for v in values if v is not None]
+    if present:
+        # A window around the values (at least 20 points of percent), so a climb from 86 to 94 shows.
+        span = max(max(present) - min(present) + 10.0, 20.0)
+        low = min(max(min(present) - 5.0, 0.0), 100.0 - span) if span < 100.0 else 0.0
+        span = min(span, 100.0)
+        scaled = [None if v is None else (v - low) / span for v in values]
     else:
         scaled = [(len(URGENCY) - 1 - urgency(p[0])) / float(len(URGENCY) - 1) for p in points]
     step = (width - 4) / float(max(len(points) - 1, 1))

@@ -183,6 +183,8 @@ def test_sparkline_is_inline_svg_scaled_to_percent():
     assert svg.startswith('<svg width="64" height="16"')
     assert 'points="2.0,14.0 32.0,8.0 62.0,2.0"' in svg
     assert 'style="color:#a4161a"' in svg
+    # A narrow band of values is drawn in a window of 20 points around it.
+    assert 'points="2.0,10.4 62.0,5.6"' in sparkline([['WARNING', 86.0], ['WARNING', 94.0]])
     # Without any check in percent, the status levels are drawn.
     assert 'points="2.0,14.0 62.0,2.0"' in sparkline([['OK', None], ['CRITICAL', None]])
 
