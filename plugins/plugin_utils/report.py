@@ -171,6 +171,9 @@ def build_fleet_report(name, check_names, host_results, started, finished, fail_
             status, summary = UNKNOWN, NOT_IN_INVENTORY
         elif not applicable:
             summary = 'UNKNOWN: no check ran on this host'
+        elif all(c['unreachable'] for c in cells.values() if c['status'] is not None):
+            # Every task failed to connect alike: the reason once, not once per column.
+            summary = next(c['summary'] for c in cells.values() if c['unreachable'])
         else:
             problems = [(urgency(cells[check]['status']), '%s: %s' % (check, cells[check]['summary']))
                         for check in check_names if cells[check]['status'] not in (None, OK)]

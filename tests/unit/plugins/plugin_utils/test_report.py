@@ -72,6 +72,7 @@ def test_report_order_counts_and_failing():
     hosts = dict((h['host'], h) for h in report['hosts'])
     assert hosts['app01']['reachable'] is False
     assert hosts['web01']['summary'] == 'OK: all checks passed'
+    assert hosts['app01']['summary'] == 'unreachable: Failed to connect to the host via ssh: timed out'
     assert hosts['db01']['summary'] == 'pg: CRITICAL: disk / is 97% (critical 95); resource: WARNING: x'
     assert hosts['web01']['results']['pg']['applicable'] is False
 
