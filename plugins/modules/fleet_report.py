@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Gathers the registered results of check modules from every host of the play and writes one
     JSON document with a stable schema and one self-contained HTML page on the controller.
-  - Hosts, findings and the headline follow the order people act on (the status model's C(URGENCY)):
+  - Hosts, findings and the headline follow the order people act on, the status model's C(URGENCY);
     V(CRITICAL) first, then V(UNKNOWN), V(WARNING), V(OK). A host's status is the most urgent of its
     checks. The exit-code order of a single check (perfdata, Nagios plugins, O(fail_on)) is unchanged.
   - A host that could not be reached, or whose check failed to run, is reported as V(UNKNOWN) with
@@ -22,7 +22,7 @@ description:
   - The same finding on several hosts (the same column, check, target, status and threshold) is
     grouped into one entry that lists its hosts, most urgent and biggest first.
   - The report is compared with the previous one of the same O(name) under O(dest) (the newest file
-    under O(dest)/history/, or the last O(name).json): new, resolved and worsened findings are marked,
+    under O(dest)/history/, or the last O(name).json); new, resolved and worsened findings are marked,
     and each host gets a trend of its status and highest percent value over the newest 14 kept
     reports. Files there that are not reports this module wrote are left out, never changed.
   - The HTML page is one self-contained file (inline CSS, script and SVG; nothing is fetched) that

@@ -295,8 +295,7 @@ class Message:
     def _group_title(group):
         size = len([m for m in group['hosts'] if m['host'] is not None])
         label = group['label'] if group['status'] in group['label'] else '%s %s' % (group['status'], group['label'])
-        return '%s%s' % (label,
-                            ' on %d host%s' % (size, '' if size == 1 else 's') if size else '')
+        return '%s%s' % (label, ' on %d host%s' % (size, '' if size == 1 else 's') if size else '')
 
     @staticmethod
     def _member_line(member):

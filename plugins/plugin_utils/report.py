@@ -313,9 +313,13 @@ function unfold(tr,ci){
  var n=tr.nextElementSibling,k=String(ci);
  if(n&&n.className=='x'){n.remove();tr.removeAttribute('aria-expanded');if(n.dataset.c==k)return}
  var h=D.h[+tr.dataset.h],r=[],cols=ci<0?C.map(function(x,i){return i}):[ci];
- cols.forEach(function(i){(h[i]||[]).forEach(function(q){r.push('<tr><td>'+e(C[i])+'<td class="b s'+q[0]+'">'+N[q[0]]+'<td>'+e(q[1])+'<td>'+e(q[2])+'<td>'+e(q[3])+' / '+e(q[4])+'<td>'+e(q.length>5?q[5]:msg(q)))})});
+ cols.forEach(function(i){(h[i]||[]).forEach(function(q){
+  r.push('<tr><td>'+e(C[i])+'<td class="b s'+q[0]+'">'+N[q[0]]+'<td>'+e(q[1])+'<td>'+e(q[2])+'<td>'+e(q[3])+' / '+e(q[4])
+   +'<td>'+e(q.length>5?q[5]:msg(q)))})});
  var x=document.createElement('tr');x.className='x';x.dataset.c=k;
- x.innerHTML='<td colspan="'+tr.cells.length+'"><table class="k"><colgroup><col style="width:9%"><col style="width:8%"><col style="width:17%"><col style="width:10%"><col style="width:12%"><col></colgroup><tr><th>column<th>status<th>check<th>value<th>warning / critical<th>message</tr>'+r.join('')+'</table>';
+ x.innerHTML='<td colspan="'+tr.cells.length+'"><table class="k"><colgroup><col style="width:9%"><col style="width:8%">'
+  +'<col style="width:17%"><col style="width:10%"><col style="width:12%"><col></colgroup>'
+  +'<tr><th>column<th>status<th>check<th>value<th>warning / critical<th>message</tr>'+r.join('')+'</table>';
  x.hidden=tr.hidden;tr.after(x);tr.setAttribute('aria-expanded','true')}
 document.getElementById('ht').addEventListener('click',function(v){
  var td=v.target.closest('td'),tr=td&&td.parentNode;if(!tr||!tr.dataset.h)return;
@@ -505,6 +509,7 @@ def render_html(report, title=None):
                 _esc(title), _CSS, _esc(title), _LETTER[status], status, _esc(head['text']),
                 _change_line(report), meta, toolbar, len(groups), group_part, report['host_count'],
                 cols, thead, ''.join(rows), payload, _JS, report['schema_version'], HTML_MARK))
+
 
 def write_atomic(path, text, mode=0o644):
     """Write a file so readers never see half of it."""
