@@ -19,6 +19,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import FAI
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.arguments import argument_errors
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
+    read_history,
     write_report,
 )
 
@@ -104,9 +105,9 @@ class ActionModule(ActionBase):
         if missing:
             self._display.warning('fleet_report: hosts not in the inventory, reported UNKNOWN: %s' % ', '.join(missing))
 
-        report = build_fleet_report(args['name'], args['checks'], host_results, started, finished,
-                                    args['fail_on'], missing_hosts=missing)
         dest = os.path.abspath(os.path.expanduser(args['dest']))
+        report = build_fleet_report(args['name'], args['checks'], host_results, started, finished,
+                                    args['fail_on'], missing_hosts=missing, history=read_history(dest, args['name']))
         try:
             paths = write_report(report, dest, args['name'], args['keep_history'], args['title'])
         except FileRefused as exc:
@@ -122,6 +123,8 @@ class ActionModule(ActionBase):
             hosts=dict((h['host'], h['status']) for h in report['hosts']),
             summaries=dict((h['host'], h['summary']) for h in report['hosts'] if h['status'] != 'OK'),
             duration_seconds=report['duration_seconds'],
+            headline=report['headline'],
+            changes=report['changes'],
             results=_problem_results(report, host_results),
         )
         if report['failing_hosts']:

@@ -48,6 +48,7 @@ ARGUMENT_SPEC = dict(
     dedup_window=dict(type='int', default=3600),
     state_path=dict(type='path', default=DEFAULT_STATE_PATH),
     source=dict(type='str', default='fleetops.runbook'),
+    report=dict(type='str'),
     slack=dict(type='dict', default={}, options=dict(
         webhook_url=dict(type='str', no_log=True),
         channel=dict(type='str'),
@@ -197,7 +198,7 @@ class ActionModule(ActionBase):
         channels = args['channels'] if args['channels'] is not None else routing[severity]
         key = args['key'] or alert_key(severity, args['title'], args['text'], hosts)
         message = Message(severity, args['title'], args['text'], hosts, key, time.time(),
-                          source=args['source'], max_hosts=args['slack']['max_hosts'])
+                          source=args['source'], max_hosts=args['slack']['max_hosts'], report=args['report'])
         slack = args['slack']
         mail = MailSender(host=args['mail']['host'], port=args['mail']['port'],
                           sender=args['mail']['sender'], to=args['mail']['to'],

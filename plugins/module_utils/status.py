@@ -26,6 +26,12 @@ UNKNOWN = 'UNKNOWN'
 STATUS_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
 STATUSES = (OK, WARNING, CRITICAL, UNKNOWN)
 
+# The order people read statuses in (reports, notifications, headlines): a CRITICAL finding is the
+# one to act on first, then what could not be checked, as Checkmk and Icinga rank them. The exit-code
+# order above stays the order of a single check (perfdata, Nagios plugins, fail_on).
+URGENCY = (CRITICAL, UNKNOWN, WARNING, OK)
+_URGENCY_RANK = dict((status, rank) for rank, status in enumerate(URGENCY))
+
 FAIL_ON_CHOICES = ['critical', 'warning', 'unknown', 'never']
 
 # Units of the status model, with the unit of measure perfdata uses for them.
@@ -175,6 +181,22 @@ def worst(statuses):
     result = OK
     for status in statuses:
         if STATUS_CODES[status] > STATUS_CODES[result]:
+            result = status
+    return result
+
+
+def urgency(status):
+    """Sort key of a status in the human order: 0 for CRITICAL, then UNKNOWN, WARNING, OK; anything
+    else (a check that does not apply) after OK."""
+    return _URGENCY_RANK.get(status, len(URGENCY))
+
+
+def most_urgent(statuses):
+    """The status a person acts on first among ``statuses`` (OK when there are none): CRITICAL
+    before UNKNOWN. For the exit code of one check, use :func:`worst`."""
+    result = OK
+    for status in statuses:
+        if urgency(status) < urgency(result):
             result = status
     return result
 

@@ -14,9 +14,22 @@ version_added: 0.1.0
 description:
   - Gathers the registered results of check modules from every host of the play and writes one
     JSON document with a stable schema and one self-contained HTML page on the controller.
-  - Hosts are sorted worst first. A host that could not be reached, or whose check failed to run,
-    is reported as V(UNKNOWN) with the reason; a check that was skipped on a host is shown as not
-    applicable.
+  - Hosts, findings and the headline follow the order people act on, the status model's C(URGENCY);
+    V(CRITICAL) first, then V(UNKNOWN), V(WARNING), V(OK). A host's status is the most urgent of its
+    checks. The exit-code order of a single check (perfdata, Nagios plugins, O(fail_on)) is unchanged.
+  - A host that could not be reached, or whose check failed to run, is reported as V(UNKNOWN) with
+    the reason; a check that was skipped on a host is shown as not applicable.
+  - The same finding on several hosts (the same column, check, target, status and threshold) is
+    grouped into one entry that lists its hosts, most urgent and biggest first.
+  - The report is compared with the previous one of the same O(name) under O(dest) (the newest file
+    under O(dest)/history/, or the last O(name).json); new, resolved and worsened findings are marked,
+    and each host gets a trend of its status and highest percent value over the newest 14 kept
+    reports. Files there that are not reports this module wrote are left out, never changed.
+  - The HTML page is one self-contained file (inline CSS, script and SVG; nothing is fetched) that
+    opens with a headline counting each status and naming what is new, then the grouped findings,
+    then a row per host and a column per check. It filters by status and text, hides OK hosts, and
+    every cell unfolds to its checks (value, thresholds, message). At 500 hosts and 10 columns it is
+    about 0.7 MB and needs no horizontal scrolling in a 1366 px window.
   - "Run it once per play (C(run_once: true)); it reads other hosts' results through C(hostvars)."
   - The report is the output of the run, so it is written in check mode too.
   - The JSON schema is documented in C(docs/fleet_report.schema.json) of the collection.
@@ -72,8 +85,8 @@ options:
     type: float
   fail_on:
     description:
-      - Fail when any host's status is this level or worse (OK < WARNING < CRITICAL < UNKNOWN),
-        after the report is written. V(never) does not fail.
+      - Fail when any host's checks reach this level or worse in the exit-code order of a check
+        (OK < WARNING < CRITICAL < UNKNOWN), after the report is written. V(never) does not fail.
     type: str
     default: never
     choices: [critical, warning, unknown, never]
@@ -111,17 +124,42 @@ paths:
   sample: {"json": "/srv/reports/daily_checks.json", "html": "/srv/reports/daily_checks.html",
            "history": "/srv/reports/history/daily_checks-20261123T030000Z.json"}
 status:
-  description: The worst status of the fleet.
+  description:
+    - The worst status of the fleet in the exit-code order (V(UNKNOWN) above V(CRITICAL)), as O(fail_on)
+      reads it. For people, use RV(headline.status).
   returned: always
   type: str
   sample: WARNING
+headline:
+  description: The most urgent host status (V(CRITICAL) before V(UNKNOWN)) and the count of each status.
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: The most urgent host status.
+      type: str
+      sample: CRITICAL
+    text:
+      description: Each status counted, in the human order.
+      type: str
+      sample: 3 critical, 1 unknown, 41 warning of 50 hosts
+changes:
+  description:
+    - Findings since the previous report - C(new), C(resolved) and C(worsened) lists of
+      C(host), C(source) (the column), C(check), C(target), C(status), C(was), C(message) and C(note) -
+      and C(previous_at), the time of the previous report (null when there is none).
+  returned: always
+  type: dict
+  sample: {"previous_at": "2026-11-22T03:00:12Z", "new": [{"host": "db01", "source": "resource", "check": "disk",
+           "target": "/var", "status": "WARNING", "was": null, "message": "disk /var is 88.1% (warning 85)",
+           "note": " (warning 85)"}], "resolved": [], "worsened": []}
 counts:
   description: Number of hosts per status.
   returned: always
   type: dict
   sample: {"OK": 41, "WARNING": 2, "CRITICAL": 0, "UNKNOWN": 1}
 hosts:
-  description: Status per host.
+  description: Status per host (the most urgent of its checks).
   returned: always
   type: dict
   sample: {"web01": "OK", "db01": "WARNING"}

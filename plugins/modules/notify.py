@@ -16,9 +16,11 @@ description:
     results of this collection's check modules (O(results)), or of both.
   - The channels follow the severity (O(routing)); by default V(critical) and V(warning) go to
     Slack and mail, V(info) to Slack only.
-  - Results of a whole fleet, given as a mapping of host to result, become B(one) message that
-    lists the hosts with findings, worst first. When no result reaches O(min_status), nothing is
-    sent, unless O(ok_digest=true).
+  - Results of a whole fleet, given as a mapping of host to result, become B(one) message. The
+    findings are grouped across hosts - the same check, status and threshold on several hosts is one
+    finding that lists its hosts - in the order people act on them, CRITICAL first, then UNKNOWN,
+    WARNING, and the biggest group first within a status. When no result reaches O(min_status),
+    nothing is sent, unless O(ok_digest=true).
   - Slack gets an incoming-webhook message with blocks, a colour per severity and a plain-text
     fallback. HTTP 429 is retried after the C(Retry-After) Slack sends, 5xx answers and network
     errors with exponential backoff, both a bounded number of times; any other 4xx fails at once
@@ -119,6 +121,11 @@ options:
     description: Name shown as the sender of the alert in the message footer.
     type: str
     default: fleetops.runbook
+  report:
+    description:
+      - Link (an C(https://) URL) or path of the fleet report, named in the message; Slack shows a
+        URL as a link. Typically the C(paths.html) that M(fleetops.runbook.fleet_report) returned.
+    type: str
   slack:
     description: Slack incoming webhook.
     type: dict
@@ -164,7 +171,7 @@ options:
         type: float
         default: 60
       max_hosts:
-        description: Hosts listed in the Slack message; the rest are counted (the mail lists all).
+        description: Hosts listed under each finding in the Slack message; the rest are counted (the mail lists all).
         type: int
         default: 20
       validate_certs:
@@ -255,6 +262,7 @@ EXAMPLES = r'''
   fleetops.runbook.notify:
     title: Daily checks
     results: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, '__resources'))) }}"
+    report: https://reports.example.com/daily_checks.html
     slack:
       webhook_url: "{{ vault_slack_webhook_url }}"
     mail:
@@ -276,7 +284,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 status:
-  description: Worst status found in O(results); null with O(text) alone.
+  description:
+    - The most urgent status found in O(results), in the order people act on them (CRITICAL, then
+      UNKNOWN, WARNING, OK); null with O(text) alone.
   returned: always
   type: str
   sample: CRITICAL

@@ -42,14 +42,18 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     STATUS_CODES,
     UNKNOWN,
     WARNING,
+    URGENCY,
+    most_urgent,
+    range_note,
     reaches,
-    worst,
+    urgency,
 )
 from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file import (
     FileRefused,
     check_regular,
     read_regular,
 )
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.findings import group_findings
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import cell_from_result
 
 SEVERITIES = ('critical', 'warning', 'info')
@@ -62,7 +66,7 @@ DEFAULT_ROUTING = {
     'info': ['slack'],
 }
 
-# The status model orders UNKNOWN above CRITICAL: a host that cannot be checked is paged.
+# A host that cannot be checked is paged like a CRITICAL one.
 STATUS_SEVERITY = {OK: 'info', WARNING: 'warning', CRITICAL: 'critical', UNKNOWN: 'critical'}
 
 SLACK_COLOURS = {'critical': '#D0021B', 'warning': '#F5A623', 'info': '#4A90D9'}
@@ -74,6 +78,8 @@ STATUS_EMOJI = {CRITICAL: ':red_circle:', WARNING: ':large_orange_circle:',
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
 SLACK_FALLBACK_MAX = 3000
+# Finding sections of one message; with the header, intro and context blocks well under Slack's 50.
+SLACK_MAX_GROUPS = 40
 
 STATE_KEEP_SECONDS = 30 * 86400
 
@@ -121,7 +127,7 @@ class HostFindings:
         if cell['status'] is None:
             return
         self.checked += 1
-        self.status = cell['status'] if self.status is None else worst([self.status, cell['status']])
+        self.status = cell['status'] if self.status is None else most_urgent([self.status, cell['status']])
         checks = cell.get('checks') or []
         listed = False
         for check in checks:
@@ -129,14 +135,15 @@ class HostFindings:
             if status in STATUS_CODES and status != OK and reaches(status, min_status):
                 self.problems.append({'status': status, 'source': source,
                                       'check': check.get('name'), 'target': check.get('target'),
-                                      'message': to_text(check.get('message') or check.get('name'))})
+                                      'message': to_text(check.get('message') or check.get('name')),
+                                      'note': range_note(check)})
                 listed = True
         if not listed and cell['status'] != OK and reaches(cell['status'], min_status):
             self.problems.append({'status': cell['status'], 'source': source, 'check': None,
-                                  'target': None, 'message': to_text(cell['summary'])})
+                                  'target': None, 'message': to_text(cell['summary']), 'note': ''})
 
     def sort(self):
-        self.problems.sort(key=lambda p: (-STATUS_CODES[p['status']], p['message']))
+        self.problems.sort(key=lambda p: (urgency(p['status']), p['message']))
 
 
 def _add_results(findings, value, source, min_status, where):
@@ -193,8 +200,9 @@ def collect_findings(results, min_status='warning'):
 
 
 def overall_status(hosts):
+    """The status a person acts on first (CRITICAL before UNKNOWN), None without results."""
     statuses = [h.status for h in hosts if h.status is not None]
-    return worst(statuses) if statuses else None
+    return most_urgent(statuses) if statuses else None
 
 
 def alert_key(severity, title, text, hosts):
@@ -228,7 +236,8 @@ class Message:
     """One notification, rendered for Slack (blocks) and for mail (plain text)."""
 
     def __init__(self, severity, title, text, hosts, key, created, source='fleetops.runbook',
-                 max_hosts=20, max_lines=10):
+                 max_hosts=20, max_lines=10, report=None):
+        self.report = report
         self.severity = severity
         self.title = title
         self.text = text
@@ -242,8 +251,15 @@ class Message:
     @property
     def problem_hosts(self):
         hosts = [h for h in self.hosts if h.problems]
-        hosts.sort(key=lambda h: (-STATUS_CODES[h.status], h.host or ''))
+        hosts.sort(key=lambda h: (urgency(h.status), h.host or ''))
         return hosts
+
+    def groups(self):
+        """The findings grouped across hosts, most urgent and biggest first (see group_findings)."""
+        return group_findings(dict(problem, host=host.host) for host in self.hosts for problem in host.problems)
+
+    def report_line(self):
+        return 'Report: %s' % to_text(self.report) if self.report else None
 
     def counts(self):
         counts = dict((s, 0) for s in STATUS_CODES)
@@ -265,7 +281,7 @@ class Message:
         bad = len(self.problem_hosts)
         if not bad:
             return 'All %d %s OK.' % (total, noun) if named else 'All results OK.'
-        parts = ['%d %s' % (counts[s], s) for s in (UNKNOWN, CRITICAL, WARNING) if counts[s]]
+        parts = ['%d %s' % (counts[s], s) for s in URGENCY if s != OK and counts[s]]
         if named:
             return '%d of %d hosts need attention (%s).' % (bad, total, ', '.join(parts))
         return 'Findings: %s.' % ', '.join(parts)
@@ -275,6 +291,16 @@ class Message:
         prefix = '%s: ' % problem['source'] if problem['source'] else ''
         return '%s %s%s' % (problem['status'], prefix, problem['message'])
 
+    @staticmethod
+    def _group_title(group):
+        size = len([m for m in group['hosts'] if m['host'] is not None])
+        label = group['label'] if group['status'] in group['label'] else '%s %s' % (group['status'], group['label'])
+        return '%s%s' % (label, ' on %d host%s' % (size, '' if size == 1 else 's') if size else '')
+
+    @staticmethod
+    def _member_line(member):
+        return '%s: %s' % (member['host'], member['message']) if member['host'] is not None else member['message']
+
     def plain_text(self, limit=None):
         """The whole message as plain text (the mail body, Slack's fallback when cut)."""
         lines = [self.headline()]
@@ -283,11 +309,11 @@ class Message:
         overview = self.overview()
         if overview:
             lines += ['', overview]
-        for host in self.problem_hosts:
-            lines.append('')
-            if host.host is not None:
-                lines.append('%s: %s' % (host.host, host.status))
-            lines += ['  - ' + self._problem_line(p) for p in host.problems]
+        if self.report:
+            lines += ['', self.report_line()]
+        for group in self.groups():
+            lines += ['', self._group_title(group)]
+            lines += ['  - ' + self._member_line(m) for m in group['hosts']]
         lines += ['', '-- ', '%s at %s, alert key %s' % (self.source, _isoformat(self.created), self.key)]
         text = '\n'.join(lines)
         return _cut(text, limit) if limit else text
@@ -305,6 +331,8 @@ class Message:
             parts.append('Hosts: %s%s' % (', '.join(shown), ' and %d more' % more if more else ''))
         elif self.text:
             parts.append(to_text(self.text))
+        if self.report:
+            parts.append(self.report_line())
         return _cut(' '.join(parts), SLACK_FALLBACK_MAX)
 
     def slack_payload(self, channel=None, username=None, icon_emoji=None):
@@ -317,6 +345,10 @@ class Message:
         overview = self.overview()
         if overview:
             intro.append('*%s*' % _mrkdwn(overview))
+        if self.report:
+            link = to_text(self.report)
+            intro.append('<%s|Fleet report>' % link if link.startswith(('https://', 'http://')) and '|' not in link
+                         and '>' not in link else _mrkdwn(self.report_line()))
         if intro:
             blocks.append({'type': 'section', 'text': {
                 'type': 'mrkdwn', 'text': _cut('\n'.join(intro), SLACK_SECTION_MAX)}})
@@ -326,22 +358,21 @@ class Message:
                 SLACK_EMOJI[self.severity], self.severity, _mrkdwn(self.source),
                 _isoformat(self.created), self.key[:12])}]})
 
+        # One section per finding, with the hosts it is on: the same problem on 12 hosts is said once.
         detail = []
-        hosts = self.problem_hosts
-        for host in hosts[:self.max_hosts]:
-            lines = []
-            if host.host is not None:
-                lines.append('%s *%s* %s' % (STATUS_EMOJI[host.status], _mrkdwn(host.host), host.status))
-            shown = host.problems[:self.max_lines]
-            lines += ['\u2022 ' + _mrkdwn(self._problem_line(p)) for p in shown]
-            if len(host.problems) > len(shown):
-                lines.append('_\u2026 and %d more_' % (len(host.problems) - len(shown)))
+        groups = self.groups()
+        for group in groups[:SLACK_MAX_GROUPS]:
+            lines = ['%s *%s*' % (STATUS_EMOJI[group['status']], _mrkdwn(self._group_title(group)))]
+            shown = group['hosts'][:self.max_hosts]
+            lines += ['\u2022 ' + _mrkdwn(self._member_line(m)) for m in shown]
+            if len(group['hosts']) > len(shown):
+                lines.append('_\u2026 and %d more hosts_' % (len(group['hosts']) - len(shown)))
             detail.append({'type': 'section', 'text': {
                 'type': 'mrkdwn', 'text': _cut('\n'.join(lines), SLACK_SECTION_MAX)}})
-        if len(hosts) > self.max_hosts:
+        if len(groups) > SLACK_MAX_GROUPS:
             detail.append({'type': 'context', 'elements': [{
-                'type': 'mrkdwn', 'text': '\u2026 and %d more hosts (see the mail or the fleet report)' % (
-                    len(hosts) - self.max_hosts)}]})
+                'type': 'mrkdwn', 'text': '\u2026 and %d more findings (see the mail or the fleet report)' % (
+                    len(groups) - SLACK_MAX_GROUPS)}]})
 
         fallback = self.fallback()
         payload = {'text': fallback, 'blocks': blocks}

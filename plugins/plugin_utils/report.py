@@ -13,8 +13,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import glob
 import html
 import json
+import math
 import os
 import tempfile
 
@@ -24,9 +26,26 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.regular_file impo
     read_regular,
 )
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
+    CRITICAL,
+    OK,
     STATUS_CODES,
     UNKNOWN,
+    URGENCY,
+    WARNING,
+    display_name,
+    most_urgent,
+    range_note,
+    reaches,
+    urgency,
     worst,
+)
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.findings import (
+    UNREACHABLE_CHECK,
+    check_finding,
+    diff_findings,
+    finding,
+    group_findings,
+    group_headline,
 )
 
 SCHEMA_VERSION = 1
@@ -80,31 +99,88 @@ def cell_from_result(result):
 
 NOT_IN_INVENTORY = 'UNKNOWN: this host is not in the inventory'
 
+# Runs a host's trend covers, this one included; older history files are not opened.
+TREND_RUNS = 14
+
+
+def host_findings(host):
+    """The findings of one host of a report (a host entry of the JSON document), column by column."""
+    out = []
+    unreachable = [cell for cell in host['results'].values() if cell.get('unreachable')]
+    if unreachable:
+        # Every task of an unreachable host fails alike: one finding, not one per column.
+        out.append(finding(host['host'], None, UNREACHABLE_CHECK, unreachable[0]['status'], unreachable[0]['summary']))
+    for column, cell in host['results'].items():
+        if cell['status'] in (None, OK) or cell.get('unreachable'):
+            continue
+        listed = [check_finding(host['host'], column, check) for check in cell.get('checks') or []
+                  if check.get('status') in STATUS_CODES and check['status'] != OK]
+        out.extend(listed or [finding(host['host'], column, None, cell['status'], cell['summary'])])
+    if not out and host['status'] != OK:
+        out.append(finding(host['host'], None, None, host['status'], host['summary']))
+    return out
+
+
+def report_findings(report):
+    """Every finding of a report document, most urgent host first."""
+    return [item for host in report.get('hosts') or [] if isinstance(host, dict) and 'results' in host
+            for item in host_findings(host)]
+
+
+def peak_percent(host):
+    """The highest value in percent among a host's checks (None when it has none): the line its
+    trend draws."""
+    values = [check.get('value') for cell in host.get('results', {}).values() if isinstance(cell, dict)
+              for check in cell.get('checks') or [] if isinstance(check, dict) and check.get('unit') == 'percent']
+    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return round(max(values), 1) if values else None
+
+
+def headline(counts, total):
+    """'3 critical, 1 unknown, 41 warning of 50 hosts', in the human order; 'all 5 hosts OK'."""
+    parts = ['%d %s' % (counts[s], s.lower()) for s in URGENCY if s != OK and counts.get(s)]
+    if not parts:
+        return 'all %d hosts OK' % total if total else 'no hosts'
+    return '%s of %d host%s' % (', '.join(parts), total, '' if total == 1 else 's')
+
+
+def _change_entry(item):
+    return dict((k, item.get(k)) for k in ('host', 'source', 'check', 'target', 'status', 'was', 'message', 'note'))
+
 
 def build_fleet_report(name, check_names, host_results, started, finished, fail_on='never',
-                       missing_hosts=()):
+                       missing_hosts=(), history=()):
     """Assemble the report document.
 
     ``host_results`` maps a host name to a mapping of check name to its registered result.
     ``missing_hosts`` are hosts that were asked for but are not in the inventory: each is UNKNOWN
     with that reason, so a typo in the host list shows in the report instead of being skipped.
+    ``history`` holds earlier report documents of the same name, oldest first (see read_history):
+    the last one is the previous report the changes are taken against, and all give the trends.
     """
     hosts = []
+    # fail_on reads the exit-code order of the host's checks, as a check module's own fail_on does.
+    exit_status = {}
     counts = dict((status, 0) for status in STATUS_CODES)
     for host, results in host_results.items():
         cells = dict((check, cell_from_result((results or {}).get(check))) for check in check_names)
         applicable = [c['status'] for c in cells.values() if c['status'] is not None]
         unreachable = any(c['unreachable'] for c in cells.values())
-        status = worst(applicable) if applicable else UNKNOWN
+        status = most_urgent(applicable) if applicable else UNKNOWN
         if host in missing_hosts:
             status, summary = UNKNOWN, NOT_IN_INVENTORY
         elif not applicable:
             summary = 'UNKNOWN: no check ran on this host'
+        elif all(c['unreachable'] for c in cells.values() if c['status'] is not None):
+            # Every task failed to connect alike: the reason once, not once per column.
+            summary = next(c['summary'] for c in cells.values() if c['unreachable'])
         else:
-            problems = ['%s: %s' % (check, cells[check]['summary']) for check in check_names
-                        if cells[check]['status'] not in (None, 'OK')]
-            summary = '; '.join(problems) if problems else 'OK: all checks passed'
+            problems = [(urgency(cells[check]['status']), '%s: %s' % (check, cells[check]['summary']))
+                        for check in check_names if cells[check]['status'] not in (None, OK)]
+            problems.sort(key=lambda p: p[0])
+            summary = '; '.join(p[1] for p in problems) if problems else 'OK: all checks passed'
         counts[status] += 1
+        exit_status[host] = UNKNOWN if host in missing_hosts or not applicable else worst(applicable)
         hosts.append({
             'host': host,
             'status': status,
@@ -112,19 +188,16 @@ def build_fleet_report(name, check_names, host_results, started, finished, fail_
             'summary': summary,
             'results': cells,
         })
-    hosts.sort(key=lambda h: (-STATUS_CODES[h['status']], h['host']))
-    overall = worst(h['status'] for h in hosts) if hosts else UNKNOWN
-    failing = []
-    if fail_on != 'never':
-        level = STATUS_CODES[fail_on.upper()]
-        failing = [h['host'] for h in hosts if STATUS_CODES[h['status']] >= level]
-    return {
+    hosts.sort(key=lambda h: (urgency(h['status']), h['host']))
+    failing = [h['host'] for h in hosts if reaches(exit_status[h['host']], fail_on)]
+    report = {
         'schema_version': SCHEMA_VERSION,
         'report': name,
         'started_at': isoformat(started),
         'finished_at': isoformat(finished),
         'duration_seconds': round(max(finished - started, 0.0), 3),
-        'status': overall,
+        # The exit-code worst (UNKNOWN above CRITICAL), as fail_on reads it; headline has the human one.
+        'status': worst(exit_status.values()) if hosts else UNKNOWN,
         'fail_on': fail_on,
         'failing_hosts': failing,
         'counts': counts,
@@ -132,101 +205,310 @@ def build_fleet_report(name, check_names, host_results, started, finished, fail_
         'checks': list(check_names),
         'hosts': hosts,
     }
+    findings = report_findings(report)
+    history = [doc for doc in history if isinstance(doc, dict)]
+    previous = history[-1] if history else None
+    changes = {'previous_at': None, 'new': [], 'resolved': [], 'worsened': []}
+    if previous is not None:
+        diff = diff_findings(report_findings(previous), findings)
+        changes['previous_at'] = previous.get('finished_at')
+        for kind in ('new', 'resolved', 'worsened'):
+            changes[kind] = [_change_entry(item) for item in diff[kind]]
+    report['headline'] = {'status': most_urgent(h['status'] for h in hosts) if hosts else UNKNOWN,
+                          'text': headline(counts, len(hosts))}
+    report['changes'] = changes
+    report['groups'] = [dict((k, g[k]) for k in ('label', 'status', 'source', 'check', 'target', 'hosts'))
+                        for g in group_findings(findings)]
+    _add_trends(report, history)
+    return report
 
+
+def _add_trends(report, history):
+    """Each host's trend: its status and peak percent in the earlier reports and this one."""
+    earlier = []
+    for doc in history[-(TREND_RUNS - 1):] if TREND_RUNS > 1 else []:
+        by_host = {}
+        for host in doc.get('hosts') or []:
+            if isinstance(host, dict) and isinstance(host.get('results'), dict) and host.get('status') in STATUS_CODES:
+                by_host[host.get('host')] = host
+        earlier.append(by_host)
+    for host in report['hosts']:
+        points = []
+        for by_host in earlier:
+            old = by_host.get(host['host'])
+            if old is not None:
+                points.append([old['status'], peak_percent(old)])
+        points.append([host['status'], peak_percent(host)])
+        host['trend'] = points
+
+
+def read_history(directory, basename, runs=TREND_RUNS):
+    """The newest ``runs`` earlier reports named ``basename`` kept under ``directory``/history/ (or
+    the last report itself when no history is kept), oldest first.
+
+    Only reports this module wrote are used: a file that is not one (not JSON, another report, too
+    large, not a regular file) is left out, so a stray file never breaks the run.
+    """
+    paths = sorted(glob.glob(os.path.join(glob.escape(directory), 'history', '%s-*.json' % glob.escape(basename))))
+    if not paths:
+        paths = [os.path.join(directory, basename + '.json')]
+    documents = []
+    for path in reversed(paths):
+        if len(documents) >= runs:
+            break
+        try:
+            data, dummy = read_regular(path, 'dest', REPORT_MAX_BYTES, follow_symlinks=False)
+            document = json.loads(data.decode('utf-8'))
+        except (IOError, OSError, FileRefused, ValueError, RecursionError):
+            continue
+        if isinstance(document, dict) and document.get('report') == basename and isinstance(document.get('hosts'), list):
+            documents.append(document)
+    documents.reverse()
+    return documents
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+_LETTER = {CRITICAL: 'C', UNKNOWN: 'U', WARNING: 'W', OK: 'O', None: 'N'}
+_SHORT = {CRITICAL: 'CRIT', UNKNOWN: 'UNKN', WARNING: 'WARN', OK: 'OK', None: 'n/a'}
+# Characters of a host name the host column shows whole; a longer one is cut and gets its title.
+_HOST_FITS = 28
 
 _CSS = '''
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#111827}
-h1{font-size:20px;margin:0 0 4px} .meta{color:#4b5563;margin-bottom:16px}
-.badges span{display:inline-block;padding:3px 10px;border-radius:12px;margin-right:6px;font-weight:600}
-table{border-collapse:collapse;width:100%;margin-top:12px}
-th,td{border:1px solid #d1d5db;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f9fafb;position:sticky;top:0}
-td.st{font-weight:700;white-space:nowrap} td.summary{font-size:13px;color:#374151}
-details summary{cursor:pointer} .checks td{font-size:12px;border-color:#e5e7eb}
-.na{color:#9ca3af}
+*{box-sizing:border-box}
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 16px 24px;color:#111827}
+h1{font-size:20px;margin:16px 0 2px} h2{display:inline;font-size:16px;margin:0}
+.head{font-size:17px;margin:2px 0}.meta{color:#4b5563;margin:2px 0}.chg{margin:4px 0}
+.chg b{font-weight:600}
+#f{position:sticky;top:0;z-index:2;background:#fff;padding:6px 0;border-bottom:1px solid #d1d5db;display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center}
+#f label{white-space:nowrap;cursor:pointer} #q{width:16em;padding:3px 6px}
+.b{display:inline-block;padding:0 6px;border-radius:9px;font-weight:700;font-size:12px}
+.sC{color:#a4161a;background:#fbe0e0}.sU{color:#5a2d82;background:#eee4f7}.sW{color:#8a5a00;background:#fff1cc}
+.sO{color:#1e7b34;background:#e3f4e6}.sN{color:#6b7280;background:#f3f4f6}
+section>details>summary{margin:12px 0 6px;cursor:pointer}
+details.g{border:1px solid #e5e7eb;border-radius:4px;margin:3px 0;padding:3px 8px;overflow-wrap:anywhere}
+details.g>summary{cursor:pointer} .n{color:#4b5563}
+ul.gh{margin:4px 0;padding-left:18px;columns:2 30em;column-gap:24px;font-size:13px}
+ul.gh li{break-inside:avoid} ul.gh a{white-space:nowrap;font-weight:600}
+.new,.worse,.gone{font-size:11px;font-weight:700;padding:0 4px;border-radius:3px;margin-left:4px;white-space:nowrap}
+.new{background:#1d4ed8;color:#fff}.worse{background:#b91c1c;color:#fff}.gone{background:#d1d5db}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+th,td{border:1px solid #e5e7eb;padding:3px 5px;text-align:left;vertical-align:top;overflow:hidden;text-overflow:ellipsis}
+#ht>thead th{background:#f9fafb;position:sticky;top:44px;white-space:nowrap;font-size:12px}
+td.h{white-space:nowrap;font-weight:600;cursor:pointer}
+td.st,td.c{white-space:nowrap;text-align:center;font-size:12px;font-weight:700}
+td.c{cursor:pointer} td.c:hover,td.h:hover{outline:2px solid #60a5fa;outline-offset:-2px}
+td.t{padding:2px} td.t svg{display:block} td.t polyline{fill:none;stroke:#6b7280;stroke-width:1.2} td.t circle{fill:currentColor}
+.sm{font-size:12px;color:#374151;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;overflow-wrap:anywhere}
+tr.x>td{background:#fafafa;padding:6px 10px}
+table.k td,table.k th{font-size:12px;border-color:#e5e7eb;overflow-wrap:anywhere;white-space:normal}
 '''
 
-
-def _style(status):
-    fg, bg = COLOURS.get(status, COLOURS[None])
-    return 'color:%s;background:%s' % (fg, bg)
+_JS = r'''
+(function(){
+var D=JSON.parse(document.getElementById('d').textContent),C=D.c,N={C:'CRITICAL',U:'UNKNOWN',W:'WARNING',O:'OK',N:'n/a'};
+function e(t){return String(t==null?'':t).replace(/[&<>"]/g,function(c){return{'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]})}
+function msg(q){return q[1]+' is '+q[2]+(q[0]=='C'?' (critical '+q[4]+')':q[0]=='W'?' (warning '+q[3]+')':'')}
+function unfold(tr,ci){
+ var n=tr.nextElementSibling,k=String(ci);
+ if(n&&n.className=='x'){n.remove();tr.removeAttribute('aria-expanded');if(n.dataset.c==k)return}
+ var h=D.h[+tr.dataset.h],r=[],cols=ci<0?C.map(function(x,i){return i}):[ci];
+ cols.forEach(function(i){(h[i]||[]).forEach(function(q){
+  r.push('<tr><td>'+e(C[i])+'<td class="b s'+q[0]+'">'+N[q[0]]+'<td>'+e(q[1])+'<td>'+e(q[2])+'<td>'+e(q[3])+' / '+e(q[4])
+   +'<td>'+e(q.length>5?q[5]:msg(q)))})});
+ var x=document.createElement('tr');x.className='x';x.dataset.c=k;
+ x.innerHTML='<td colspan="'+tr.cells.length+'"><table class="k"><colgroup><col style="width:9%"><col style="width:8%">'
+  +'<col style="width:17%"><col style="width:10%"><col style="width:12%"><col></colgroup>'
+  +'<tr><th>column<th>status<th>check<th>value<th>warning / critical<th>message</tr>'+r.join('')+'</table>';
+ x.hidden=tr.hidden;tr.after(x);tr.setAttribute('aria-expanded','true')}
+document.getElementById('ht').addEventListener('click',function(v){
+ var td=v.target.closest('td'),tr=td&&td.parentNode;if(!tr||!tr.dataset.h)return;
+ if(td.classList.contains('c'))unfold(tr,td.cellIndex-3);else if(td.className=='h')unfold(tr,-1)});
+var B=[].slice.call(document.querySelectorAll('#f input[data-s]')),Q=document.getElementById('q'),H=document.getElementById('hideok');
+var R=[].slice.call(document.querySelectorAll('#ht>tbody>tr[data-h]')),G=[].slice.call(document.querySelectorAll('details.g'));
+function apply(){
+ var on={},t=Q.value.trim().toLowerCase(),s=0,g=0;B.forEach(function(b){on[b.dataset.s]=b.checked});if(H.checked)on.O=false;
+ R.forEach(function(tr){var v=on[tr.dataset.s]&&(!t||tr.textContent.toLowerCase().indexOf(t)>=0);tr.hidden=!v;
+  var n=tr.nextElementSibling;if(n&&n.className=='x')n.hidden=!v;if(v)s++});
+ G.forEach(function(d){var v=on[d.dataset.s]&&(!t||d.textContent.toLowerCase().indexOf(t)>=0);d.hidden=!v;if(v)g++});
+ document.getElementById('nh').textContent=s+' of '+R.length;document.getElementById('ng').textContent=g+' of '+G.length}
+B.concat([H]).forEach(function(b){b.addEventListener('change',apply)});Q.addEventListener('input',apply);apply();
+})();
+'''
 
 
 def _esc(value):
     return html.escape('' if value is None else str(value), quote=True)
 
 
-def _check_row(group, check):
-    name = check.get('name', '')
-    if check.get('target') not in (None, ''):
-        name = '%s %s' % (name, check['target'])
+def _shown_value(check):
     value = check.get('value')
     unit = check.get('unit') or ''
     if value is None:
-        shown = ''
-    elif unit == 'percent':
-        shown = '%s%%' % value
+        return ''
+    if unit == 'percent':
+        return '%s%%' % value
+    return ('%s %s' % (value, unit)).strip()
+
+
+def _cell_data(cell):
+    """A cell's checks for the page script: [status letter, check, value, warning, critical, message]."""
+    checks = cell.get('checks') or []
+    if not checks:
+        return [[_LETTER.get(cell['status'], 'N'), '', '', '', '', cell['summary']]]
+    rows = []
+    # Most urgent first; the sort is stable, so checks of one status keep the module's order.
+    for check in sorted(checks, key=lambda c: urgency(c.get('status'))):
+        row = [_LETTER.get(check.get('status'), 'N'), display_name(check.get('name', ''), check.get('target')),
+               _shown_value(check), check.get('warning') or '-', check.get('critical') or '-']
+        message = check.get('message') or ''
+        # The page script writes the status model's usual message itself ("disk / is 88% (warning 85)").
+        if message != '%s is %s%s' % (row[1], row[2], range_note(check)):
+            row.append(message)
+        rows.append(row)
+    return rows
+
+
+def sparkline(points, width=64, height=16):
+    """An inline SVG of a host's trend: its peak percent over the runs (its status level when no
+    check is in percent), the last point in the colour of its status. The exact values are in the
+    cell's title."""
+    values = [None if p[1] is None else min(max(p[1], 0.0), 100.0) for p in points]
+    present = [v for v in values if v is not None]
+    if present:
+        # A window around the values (at least 20 points of percent), so a climb from 86 to 94 shows.
+        span = max(max(present) - min(present) + 10.0, 20.0)
+        low = min(max(min(present) - 5.0, 0.0), 100.0 - span) if span < 100.0 else 0.0
+        span = min(span, 100.0)
+        scaled = [None if v is None else (v - low) / span for v in values]
     else:
-        shown = ('%s %s' % (value, unit)).strip()
-    return '<tr><td>%s</td><td style="%s">%s</td><td>%s</td><td>%s</td><td>%s / %s</td><td>%s</td></tr>' % (
-        _esc(group), _style(check.get('status')), _esc(check.get('status')), _esc(name), _esc(shown),
-        _esc(check.get('warning') or '-'), _esc(check.get('critical') or '-'), _esc(check.get('message')))
+        scaled = [(len(URGENCY) - 1 - urgency(p[0])) / float(len(URGENCY) - 1) for p in points]
+    step = (width - 4) / float(max(len(points) - 1, 1))
+    coords = [(2 + i * step, 2 + (1 - v) * (height - 4)) for i, v in enumerate(scaled) if v is not None]
+    if not coords:
+        return ''
+    line = ' '.join('%.1f,%.1f' % c for c in coords)
+    colour = COLOURS.get(points[-1][0], COLOURS[None])[0]
+    x, y = coords[-1]
+    return ('<svg width="%d" height="%d"><polyline points="%s"/><circle cx="%.1f" cy="%.1f" r="2.2" style="color:%s"/></svg>' % (
+        width, height, line, x, y, colour))
 
 
-def _checks_table(groups):
-    flat = [(group, check) for group, checks in groups for check in checks]
-    # Problems first; the sort is stable, so each group keeps its own order.
-    flat.sort(key=lambda item: -STATUS_CODES.get(item[1].get('status'), 0))
-    return ('<table class="checks"><tr><th>group</th><th>status</th><th>check</th><th>value</th>'
-            '<th>warning / critical</th><th>message</th></tr>%s</table>'
-            % ''.join(_check_row(group, check) for group, check in flat))
+def _trend_title(points):
+    values = [p[1] for p in points]
+    if any(v is not None for v in values):
+        return 'peak %% over %d runs: %s' % (len(points), ' '.join('-' if v is None else '%g' % v for v in values))
+    return 'status over %d runs: %s' % (len(points), ' '.join(p[0] for p in points))
+
+
+def _change_line(report):
+    changes = report.get('changes') or {}
+    if not changes.get('previous_at'):
+        return 'No previous report to compare with.'
+    parts = []
+    for kind in ('new', 'worsened'):
+        items = changes.get(kind) or []
+        if items:
+            groups = group_findings(items)
+            named = [group_headline(g, max_hosts=3) for g in groups[:3]]
+            more = len(groups) - len(named)
+            parts.append('<b>%d %s</b>: %s%s' % (len(items), kind, _esc('; '.join(named)),
+                                                 _esc('; %d more findings' % more) if more else ''))
+    resolved = changes.get('resolved') or []
+    parts.append('%d resolved' % len(resolved))
+    if not changes.get('new') and not changes.get('worsened'):
+        parts.insert(0, 'nothing new')
+    return 'Since the previous report (%s): %s.' % (_esc(changes['previous_at']), '; '.join(parts))
+
+
+def _group_html(group, anchors):
+    counts = {}
+    items = []
+    for member in group['hosts']:
+        change = member.get('change')
+        if change:
+            counts[change] = counts.get(change, 0) + 1
+        mark = '<span class="%s">%s</span>' % ('new' if change == 'new' else 'worse', change) if change else ''
+        items.append('<li><a href="#%s">%s</a> %s%s</li>' % (
+            anchors.get(member['host'], ''), _esc(member['host']), _esc(member['message']), mark))
+    marks = ''.join('<span class="%s">%d %s</span>' % ('new' if k == 'new' else 'worse', counts[k], k)
+                    for k in ('new', 'worsened') if counts.get(k))
+    size = len(group['hosts'])
+    return ('<details class="g" data-s="%s"><summary><span class="b s%s">%s</span> %s '
+            '<span class="n">on %d host%s</span>%s</summary><ul class="gh">%s</ul></details>' % (
+                _LETTER[group['status']], _LETTER[group['status']], group['status'], _esc(group['label']),
+                size, '' if size == 1 else 's', marks, ''.join(items)))
 
 
 def render_html(report, title=None):
-    """A self-contained page: a row per host, a column per check, worst hosts first."""
+    """A self-contained page (inline CSS, script and SVG; nothing fetched): the headline, the
+    findings grouped across hosts, then a row per host with a column per check, most urgent first."""
     title = title or 'Fleet report: %s' % report['report']
     counts = report['counts']
-    badges = ''.join('<span style="%s">%s %d</span>' % (_style(s), s, counts[s])
-                     for s in ('CRITICAL', 'WARNING', 'UNKNOWN', 'OK'))
-    head = '<tr><th>host</th><th>status</th>%s<th>summary</th></tr>' % ''.join(
-        '<th>%s</th>' % _esc(c) for c in report['checks'])
-    rows = []
-    for host in report['hosts']:
-        cells = []
-        groups = []
-        for check in report['checks']:
-            cell = host['results'][check]
-            if cell['status'] is None:
-                cells.append('<td class="na" title="%s">n/a</td>' % _esc(cell['summary']))
-                continue
-            if cell.get('checks'):
-                groups.append((check, cell['checks']))
-            cells.append('<td class="st" style="%s" title="%s">%s</td>' % (
-                _style(cell['status']), _esc(cell['summary']), _esc(cell['status'])))
-        detail = ''
-        if groups:
-            detail = '<details><summary>%d checks</summary>%s</details>' % (
-                sum(len(checks) for _group, checks in groups), _checks_table(groups))
-        reach = '' if host['reachable'] else ' (unreachable)'
-        rows.append('<tr><td><b>%s</b>%s</td><td class="st" style="%s">%s</td>%s'
-                    '<td class="summary">%s%s</td></tr>' % (
-                        _esc(host['host']), _esc(reach), _style(host['status']), _esc(host['status']),
-                        ''.join(cells), _esc(host['summary']), detail))
-    meta = 'Run started %s, finished %s, took %.1f s. %d hosts. Overall: <b style="%s">%s</b>.' % (
-        _esc(report['started_at']), _esc(report['finished_at']), report['duration_seconds'],
-        report['host_count'], _style(report['status']), _esc(report['status']))
+    head = report.get('headline') or {'status': report['status'], 'text': headline(counts, report['host_count'])}
+    anchors = dict((h['host'], 'h%d' % i) for i, h in enumerate(report['hosts']))
+    columns = report['checks']
+
+    meta = 'Run started %s, finished %s, took %.1f s.' % (
+        _esc(report['started_at']), _esc(report['finished_at']), report['duration_seconds'])
     if report['fail_on'] != 'never':
-        meta += ' Fails at %s: %s.' % (
-            _esc(report['fail_on'].upper()),
-            _esc(', '.join(report['failing_hosts'])) if report['failing_hosts'] else 'no host')
+        failing = report['failing_hosts']
+        meta += ' Fails at %s: %s.' % (_esc(report['fail_on'].upper()), '%d host%s' % (
+            len(failing), '' if len(failing) == 1 else 's') if failing else 'no host')
+    boxes = ''.join('<label><input type="checkbox" data-s="%s" checked> <span class="b s%s">%s</span> %d</label>' % (
+        _LETTER[s], _LETTER[s], s, counts.get(s, 0)) for s in URGENCY)
+    toolbar = ('<div id="f">%s<label><input type="checkbox" id="hideok"> hide OK</label>'
+               '<input id="q" type="search" placeholder="filter hosts and findings" aria-label="filter">'
+               '<span class="n">hosts <span id="nh"></span>, findings <span id="ng"></span></span></div>' % boxes)
+
+    groups = report.get('groups') or []
+    group_part = ''.join(_group_html(g, anchors) for g in groups) or '<p>No findings.</p>'
+
+    trend_width = 64
+    cols = ('<colgroup><col style="width:17em"><col style="width:4.5em"><col style="width:%dpx">%s<col></colgroup>'
+            % (trend_width + 6, '<col style="width:4.6em">' * len(columns)))
+    thead = '<tr><th>host</th><th>status</th><th>trend</th>%s<th>summary</th></tr>' % ''.join(
+        '<th title="%s">%s</th>' % (_esc(c), _esc(c)) for c in columns)
+    rows = []
+    data = []
+    for index, host in enumerate(report['hosts']):
+        cells = []
+        host_data = []
+        for check in columns:
+            cell = host['results'][check]
+            letter = _LETTER.get(cell['status'], 'N')
+            # A hint on what is not OK; an OK cell's summary ("OK: 2 OK") says nothing more.
+            hint = '' if cell['status'] == OK else ' title="%s"' % _esc(cell['summary'])
+            cells.append('<td class="c s%s"%s>%s</td>' % (letter, hint, _SHORT.get(cell['status'], 'n/a')))
+            host_data.append(_cell_data(cell))
+        data.append(host_data)
+        points = host.get('trend') or [[host['status'], peak_percent(host)]]
+        letter = _LETTER[host['status']]
+        rows.append('<tr id="%s" data-h="%d" data-s="%s"><td class="h"%s>%s</td>'
+                    '<td class="st s%s">%s</td><td class="t" title="%s">%s</td>%s<td><div class="sm">%s</div></td></tr>' % (
+                        anchors[host['host']], index, letter,
+                        ' title="%s"' % _esc(host['host']) if len(host['host']) > _HOST_FITS else '', _esc(host['host']),
+                        letter, _SHORT[host['status']], _esc(_trend_title(points)), sparkline(points, trend_width),
+                        ''.join(cells), _esc(host['summary'])))
+    payload = json.dumps({'c': columns, 'h': data}, separators=(',', ':'), ensure_ascii=False)
+    # Inside <script> only '</' could end the element early; '<' as an escape keeps it plain JSON.
+    payload = payload.replace('<', '\\u003c')
+    status = head['status']
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             '<title>%s</title><style>%s</style></head><body>'
-            '<h1>%s</h1><div class="meta">%s</div><div class="badges">%s</div>'
-            '<table><thead>%s</thead><tbody>%s</tbody></table>'
+            '<h1>%s</h1><p class="head" id="headline"><span class="b s%s">%s</span> %s</p>'
+            '<p class="chg">%s</p><p class="meta">%s</p>%s'
+            '<section id="groups"><details open><summary><h2>Findings across hosts (%d)</h2></summary>%s</details></section>'
+            '<section id="hosts"><details open><summary><h2>Hosts (%d)</h2> <span class="n">click a cell for its checks, '
+            'a host name for all</span></summary>'
+            '<table id="ht">%s<thead>%s</thead><tbody>%s</tbody></table></details></section>'
+            '<script type="application/json" id="d">%s</script><script>%s</script>'
             '<p class="meta">Schema version %d. %s</p>'
-            '</body></html>\n' % (_esc(title), _CSS, _esc(title), meta, badges, head,
-                                  ''.join(rows), report['schema_version'], HTML_MARK))
+            '</body></html>\n' % (
+                _esc(title), _CSS, _esc(title), _LETTER[status], status, _esc(head['text']),
+                _change_line(report), meta, toolbar, len(groups), group_part, report['host_count'],
+                cols, thead, ''.join(rows), payload, _JS, report['schema_version'], HTML_MARK))
 
 
 def write_atomic(path, text, mode=0o644):

@@ -74,10 +74,11 @@ def test_whole_fleet_is_reported(ansible, fleet_inventory, tmp_path):
     assert "thresholds.memory.warning: 'abc'" in hosts['broken']['summary']
     assert hosts['gone']['status'] == 'UNKNOWN' and hosts['gone']['reachable'] is False
     assert 'unreachable' in hosts['gone']['summary']
-    # Worst first: UNKNOWN, CRITICAL, WARNING, then the rest.
+    # In the order people act on: CRITICAL, UNKNOWN, WARNING, then the rest.
     order = [h['host'] for h in report['hosts']]
-    assert order.index('broken') < order.index('critical') < order.index('warning')
-    assert order.index('gone') < order.index('critical')
+    assert order.index('critical') < order.index('broken') < order.index('warning')
+    assert order.index('critical') < order.index('gone') < order.index('warning')
+    assert report['headline'] == {'status': 'CRITICAL', 'text': '1 critical, 2 unknown, 1 warning of 5 hosts'}
     assert report['counts']['CRITICAL'] == 1 and report['counts']['UNKNOWN'] == 2
     assert report['failing_hosts'] == []
     assert report['duration_seconds'] > 0
@@ -85,8 +86,8 @@ def test_whole_fleet_is_reported(ansible, fleet_inventory, tmp_path):
     assert any(c['name'] == 'memory' and c['status'] == 'CRITICAL' for c in cell['checks'])
     page = (tmp_path / 'daily_checks.html').read_text()
     for host in hosts:
-        assert '<b>%s</b>' % host in page
-    assert page.index('<b>broken</b>') < page.index('<b>warning</b>')
+        assert '<td class="h">%s</td>' % host in page
+    assert page.index('<td class="h">critical<') < page.index('<td class="h">broken<') < page.index('<td class="h">warning<')
     assert len(list((tmp_path / 'history').glob('daily_checks-*.json'))) == 1
     # Nothing changed on any host.
     assert all(stats.get('changed', 0) == 0 for stats in result.stats.values())

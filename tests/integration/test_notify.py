@@ -91,12 +91,12 @@ def test_fleet_mapping_is_one_grouped_message(ansible, hook, state):
     attachment, = payload['attachments']
     assert attachment['color'] == '#D0021B'
     sections = [b['text']['text'] for b in attachment['blocks']]
-    # Worst host first, the OK host left out, OK checks left out.
+    # A section per finding with its hosts, most urgent first; the OK host and OK checks left out.
     assert len(sections) == 2
-    assert sections[0].startswith(':red_circle: *db1* CRITICAL')
-    assert 'CRITICAL disk /var/lib/postgresql is 97%' in sections[0]
+    assert sections[0].startswith(':red_circle: *disk /var/lib/postgresql CRITICAL on 1 host*')
+    assert '\u2022 db1: disk /var/lib/postgresql is 97%' in sections[0]
     assert 'cpu' not in sections[0]
-    assert sections[1].startswith(':large_orange_circle: *web1* WARNING')
+    assert sections[1] == ':large_orange_circle: *memory WARNING on 1 host*\n\u2022 web1: memory is 83%'
 
 
 def test_colour_and_routing_per_severity(ansible, hook, state):
@@ -121,8 +121,12 @@ def test_long_fleet_is_cut_for_slack(ansible, hook, state):
                                                            slack={'max_hosts': 5}))
     assert res['sent'] == ['slack'], res
     blocks = hook.payloads[0]['attachments'][0]['blocks']
-    assert len(blocks) == 6
-    assert blocks[-1]['elements'][0]['text'].startswith('\u2026 and 25 more hosts')
+    # The same finding on 30 hosts is one section: 5 hosts named, the rest counted.
+    assert len(blocks) == 1
+    lines = blocks[0]['text']['text'].split('\n')
+    assert lines[0] == ':large_orange_circle: *disk / WARNING on 30 hosts*'
+    assert lines[1:6] == ['\u2022 host%02d: disk / is 85%%' % i for i in range(5)]
+    assert lines[6:] == ['_\u2026 and 25 more hosts_']
     assert 'and 20 more' in hook.payloads[0]['text']
 
 
@@ -254,7 +258,7 @@ def test_whole_fleet_sends_one_message_not_one_per_host(ansible, hook, state, tm
     sent = [run.task('notify', host=h)['sent'] for h in hosts]
     assert sent.count(['slack']) == 1 and sent.count([]) == 11
     sections = hook.payloads[0]['attachments'][0]['blocks']
-    assert len(sections) == 12
+    assert len(sections) == 1 and sections[0]['text']['text'].count('node') == 12
     assert hook.payloads[0]['text'].count('node') == 10
 
 
@@ -291,7 +295,7 @@ def test_check_mode_sends_nothing_and_shows_the_message(ansible, hook, state, si
 
 def test_critical_goes_to_slack_and_mail(ansible, hook, state, sink):
     res = ansible.module('fleetops.runbook.notify', notify(
-        hook, state, results=FLEET, channels=None,
+        hook, state, results=FLEET, channels=None, report='/srv/reports/daily_checks.html',
         mail={'to': ['oncall@example.com', 'dba@example.com'], 'sender': 'alerts@example.com',
               'host': '127.0.0.1', 'port': sink.port, 'subject_prefix': '[prod]'}))
     assert res['sent'] == ['slack', 'mail'], res
@@ -304,9 +308,12 @@ def test_critical_goes_to_slack_and_mail(ansible, hook, state, sink):
     assert mail['X-Fleetops-Severity'] == 'critical' and mail['X-Fleetops-Alert-Key'] == res['key']
     assert res['delivery']['mail']['message_id'] == mail['Message-ID']
     body = mail.get_content().replace('\r\n', '\n')
-    assert 'db1: CRITICAL\n  - CRITICAL disk /var/lib/postgresql is 97%' in body
-    assert 'web1: WARNING\n  - WARNING memory is 83%' in body
+    assert 'Report: /srv/reports/daily_checks.html' in body
+    assert 'disk /var/lib/postgresql CRITICAL on 1 host\n  - db1: disk /var/lib/postgresql is 97%\n' in body
+    assert 'memory WARNING on 1 host\n  - web1: memory is 83%\n' in body
+    assert body.index('disk /var/lib/postgresql CRITICAL') < body.index('memory WARNING')
     assert 'web2' not in body
+    assert 'Report: /srv/reports/daily_checks.html' in hook.payloads[0]['blocks'][1]['text']['text']
 
 
 def test_mail_over_starttls_with_login(ansible, hook, state, tmp_path):

@@ -100,9 +100,13 @@ def test_slack_limits_are_respected():
     assert len(payload['blocks']) + len(detail) <= 50
     assert all(len(b['elements'][0]['text'] if b['type'] == 'context' else b['text']['text'])
                <= n.SLACK_SECTION_MAX for b in detail)
-    assert '390 more' in detail[0]['text']['text']
-    # The mail keeps everything.
-    assert message.plain_text().count('check399') == 60
+    # One section per finding, its hosts listed up to max_hosts; the findings past Slack's room counted.
+    assert detail[0]['text']['text'].startswith(':red_circle: *check000 CRITICAL on 60 hosts*\n\u2022 h00: check000 is bad')
+    assert detail[0]['text']['text'].endswith('_\u2026 and 40 more hosts_')
+    assert len(detail) == n.SLACK_MAX_GROUPS + 1
+    assert detail[-1]['elements'][0]['text'].startswith('\u2026 and 360 more findings')
+    # The mail keeps everything: the finding's title, then each of its 60 hosts.
+    assert message.plain_text().count('check399') == 61
 
 
 def test_mail_subject_and_headers():

@@ -59,17 +59,21 @@ def test_cells():
 
 def test_report_order_counts_and_failing():
     report = build_fleet_report('daily_checks', ['resource', 'pg'], fleet(), 1000.0, 1012.5, 'critical')
-    assert [h['host'] for h in report['hosts']] == ['app01', 'cache01', 'db02', 'db01', 'web01']
-    assert [h['status'] for h in report['hosts']] == ['UNKNOWN', 'UNKNOWN', 'UNKNOWN', 'CRITICAL', 'OK']
+    # People's order: CRITICAL first, then what could not be checked.
+    assert [h['host'] for h in report['hosts']] == ['db01', 'app01', 'cache01', 'db02', 'web01']
+    assert [h['status'] for h in report['hosts']] == ['CRITICAL', 'UNKNOWN', 'UNKNOWN', 'UNKNOWN', 'OK']
     assert report['counts'] == {'OK': 1, 'WARNING': 0, 'CRITICAL': 1, 'UNKNOWN': 3}
+    # The exit-code worst stays where fail_on and machines read it; the headline is for people.
     assert report['status'] == 'UNKNOWN'
-    assert report['failing_hosts'] == ['app01', 'cache01', 'db02', 'db01']
+    assert report['headline'] == {'status': 'CRITICAL', 'text': '1 critical, 3 unknown of 5 hosts'}
+    assert report['failing_hosts'] == ['db01', 'app01', 'cache01', 'db02']
     assert report['duration_seconds'] == 12.5
     assert report['started_at'] == '1970-01-01T00:16:40Z'
     hosts = dict((h['host'], h) for h in report['hosts'])
     assert hosts['app01']['reachable'] is False
     assert hosts['web01']['summary'] == 'OK: all checks passed'
-    assert hosts['db01']['summary'] == 'resource: WARNING: x; pg: CRITICAL: disk / is 97% (critical 95)'
+    assert hosts['app01']['summary'] == 'unreachable: Failed to connect to the host via ssh: timed out'
+    assert hosts['db01']['summary'] == 'pg: CRITICAL: disk / is 97% (critical 95); resource: WARNING: x'
     assert hosts['web01']['results']['pg']['applicable'] is False
 
 
@@ -91,7 +95,8 @@ def test_report_matches_schema_and_files(tmp_path):
     assert os.path.exists(paths['history'])
     page = open(paths['html']).read()
     assert page.startswith('<!DOCTYPE html>') and page.rstrip().endswith('</html>')
-    assert '<script' not in page and 'http' not in page.replace('http-equiv', '')
+    # Self-contained: nothing is fetched, no URL at all.
+    assert 'http' not in page and ' src=' not in page and '<link' not in page and '@import' not in page
 
 
 def test_html_escapes_everything():
@@ -100,16 +105,23 @@ def test_html_escapes_everything():
             {'name': '<b>', 'target': '"', 'value': '<i>', 'unit': '', 'warning': None,
              'critical': None, 'status': 'WARNING', 'message': '</td>'}]}}}
     page = render_html(build_fleet_report('r', ['resource'], hostile, 0, 1))
-    assert '<script>' not in page
+    assert page.count('<script') == 2 and '<script>alert' not in page
     assert '<img' not in page
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
-    assert '&lt;/td&gt;' in page
+    # The checks a cell unfolds to are JSON inside a script element: no '<' can end it early.
+    data = page.split('<script type="application/json" id="d">', 1)[1].split('</script>', 1)[0]
+    assert '<' not in data
+    assert json.loads(data)['h'][0][0][0] == ['W', '<b> "', '<i>', '-', '-', '</td>']
 
 
 def test_html_rows_worst_first():
     page = render_html(build_fleet_report('r', ['resource', 'pg'], fleet(), 0, 1))
-    assert page.index('<b>app01</b>') < page.index('<b>db01</b>') < page.index('<b>web01</b>')
-    assert page.count('<tr><td><b>') == 5
+    assert page.index('class="h">db01<') < page.index('class="h">app01<') < page.index('class="h">web01<')
+    assert page.count('<tr id="h') == 5
+    # Every applicable or not cell unfolds: one entry per host and column in the page's data.
+    data = json.loads(page.split('id="d">', 1)[1].split('</script>', 1)[0])
+    assert data['c'] == ['resource', 'pg'] and [len(h) for h in data['h']] == [2] * 5
+    assert data['h'][0][1] == [['C', 'disk /', '97.0%', '85', '95', 'disk / is 97% (critical 95)']]
 
 
 def test_a_host_missing_from_the_inventory_is_unknown_with_the_reason():
@@ -120,6 +132,7 @@ def test_a_host_missing_from_the_inventory_is_unknown_with_the_reason():
     assert hosts['wbe1']['summary'] == 'UNKNOWN: this host is not in the inventory'
     assert hosts['web1']['status'] == 'OK'
     assert report['status'] == 'UNKNOWN' and report['failing_hosts'] == ['wbe1']
+    assert report['groups'][0]['label'] == 'UNKNOWN: this host is not in the inventory'
     assert report['counts']['UNKNOWN'] == 1
     with open(SCHEMA) as handle:
         jsonschema.validate(report, json.load(handle))
