@@ -30,7 +30,8 @@ options:
         C(credentials_file)), C(extra_receivers), C(severity_receivers) (severity to receiver names),
         C(default_receivers), C(escalation_levels) (list of C(name), C(wait), C(receivers),
         C(severities)), C(group_by), C(group_wait), C(group_interval), C(repeat_interval),
-        C(resolve_timeout), C(down_alert) and C(down_job).
+        C(resolve_timeout), C(down_alert), C(down_job) and C(variable_prefix) (the prefix of the
+        variable names an error names, such as C(monitoring_server_)).
     type: dict
     required: true
 '''
@@ -77,6 +78,10 @@ def _duration(value, name):
     return text
 
 
+# The prefix of the role's variable names, so that an error names the variable to fix.
+P = ['']
+
+
 def _receivers(settings):
     """The named receivers, each as a dict of *_configs lists."""
     out = {}
@@ -95,16 +100,16 @@ def _receivers(settings):
     eda = settings.get('eda') or {}
     if eda.get('enabled'):
         if not eda.get('url') or not eda.get('credentials_file'):
-            raise ConfigError('the EDA receiver needs its url and its credentials_file')
+            raise ConfigError('the EDA receiver needs its %seda_url and its %seda_credentials_file' % (P[0], P[0]))
         out['eda'] = {'webhook_configs': [{
             'url': str(eda['url']), 'send_resolved': True, 'max_alerts': 0,
             'http_config': {'authorization': {'type': 'Bearer', 'credentials_file': str(eda['credentials_file'])}},
         }]}
     for index, receiver in enumerate(settings.get('extra_receivers') or []):
         if not isinstance(receiver, dict) or not NAME.match(str(receiver.get('name', ''))):
-            raise ConfigError('extra_receivers[%d] needs a name (letters, digits, _ . -)' % index)
+            raise ConfigError('%sextra_receivers[%d] needs a name (letters, digits, _ . -)' % (P[0], index))
         if receiver['name'] in out:
-            raise ConfigError('extra_receivers[%d]: the name %s is taken' % (index, receiver['name']))
+            raise ConfigError('%sextra_receivers[%d]: the name %s is taken' % (P[0], index, receiver['name']))
         out[receiver['name']] = dict((k, v) for k, v in receiver.items() if k != 'name')
     return out
 
@@ -137,18 +142,19 @@ def _matcher(label, values):
 
 def build(settings):
     settings = settings or {}
+    P[0] = str(settings.get('variable_prefix') or '')
     receivers = _receivers(settings)
-    out_receivers = [_combined('default', list(settings.get('default_receivers') or []), receivers, 'default_receivers')]
+    out_receivers = [_combined('default', list(settings.get('default_receivers') or []), receivers, P[0] + 'default_receivers')]
     routes = []
     for severity, names in sorted((settings.get('severity_receivers') or {}).items()):
         if not LABEL.match('x' + str(severity)):
-            raise ConfigError('severity_receivers: %r is not a severity' % severity)
+            raise ConfigError('%sseverity_receivers: %r is not a severity' % (P[0], severity))
         name = 'severity-%s' % severity
-        out_receivers.append(_combined(name, list(names or []), receivers, 'severity_receivers.%s' % severity))
+        out_receivers.append(_combined(name, list(names or []), receivers, '%sseverity_receivers.%s' % (P[0], severity)))
         routes.append({'receiver': name, 'matchers': [_matcher('severity', [severity])], 'continue': True})
     seen = set()
     for index, level in enumerate(settings.get('escalation_levels') or []):
-        what = 'escalation_levels[%d]' % index
+        what = '%sescalation_levels[%d]' % (P[0], index)
         if not isinstance(level, dict) or not NAME.match(str(level.get('name', ''))):
             raise ConfigError('%s needs a name (letters, digits, _ . -)' % what)
         if level['name'] in seen:
@@ -168,12 +174,12 @@ def build(settings):
     group_by = list(settings.get('group_by') or ['alertname', 'host'])
     for label in group_by:
         if label != '...' and not LABEL.match(str(label)):
-            raise ConfigError('group_by: %r is not a label name' % label)
+            raise ConfigError('%sgroup_by: %r is not a label name' % (P[0], label))
     route = {'receiver': 'default', 'group_by': group_by, 'routes': routes}
     for key in ('group_wait', 'group_interval', 'repeat_interval'):
-        route[key] = _duration(settings.get(key, {'group_wait': '30s', 'group_interval': '5m', 'repeat_interval': '4h'}[key]), key)
+        route[key] = _duration(settings.get(key, {'group_wait': '30s', 'group_interval': '5m', 'repeat_interval': '4h'}[key]), P[0] + key)
     config = {
-        'global': {'resolve_timeout': _duration(settings.get('resolve_timeout', '5m'), 'resolve_timeout')},
+        'global': {'resolve_timeout': _duration(settings.get('resolve_timeout', '5m'), P[0] + 'resolve_timeout')},
         'route': route,
         'receivers': out_receivers,
         'inhibit_rules': [
@@ -196,7 +202,7 @@ def build(settings):
     if 'mail' in receivers:
         mail = settings['mail']
         if not mail.get('from') or not mail.get('smarthost'):
-            raise ConfigError('mail needs its from address and its smarthost')
+            raise ConfigError('the mail receiver needs %smail_from and %smail_smarthost' % (P[0], P[0]))
         config['global'].update({
             'smtp_from': str(mail['from']),
             'smtp_smarthost': str(mail['smarthost']),
