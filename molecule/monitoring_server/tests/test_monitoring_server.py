@@ -242,6 +242,14 @@ def test_targets_from_the_inventory_are_up(mon):
     poll("every node, postgres and blackbox target up", up)
 
 
+def test_the_replication_lag_metric_exists_for_the_rule(mon):
+    """The lag rule reads pg_replication_lag, which monitoring_agent's query adds: 0 on a primary."""
+    def lag():
+        result = get_json(mon, "http://127.0.0.1:9090/api/v1/query?query=pg_replication_lag")["data"]["result"]
+        return [(r["metric"]["host"], r["value"][1]) for r in result]
+    assert poll("pg_replication_lag of db in Prometheus", lag) == [(DB, "0")]
+
+
 def can_connect(host, address, port):
     cmd = ("python3 -c 'import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)\n"
            "except OSError:\n    sys.exit(1)' %s %d") % (address, port)
