@@ -134,6 +134,18 @@ def test_routes_escalation_and_inhibition_are_in_the_configuration(mon):
 
 # --- promtool's rule unit tests -----------------------------------------------------------------
 
+def series(name, labels):
+    return "%s{%s}" % (name, ",".join('%s="%s"' % kv for kv in sorted(labels.items())))
+
+
+def http_labels(instance, endpoint):
+    return {"job": "blackbox_http", "instance": instance, "host": "app", "endpoint": endpoint}
+
+
+def cert_labels(instance):
+    return {"job": "blackbox_tls", "instance": instance, "host": "app", "endpoint": instance}
+
+
 def expect(eval_time, alert, *alerts_):
     return {"eval_time": eval_time, "alertname": alert,
             "exp_alerts": [{"exp_labels": labels, "exp_annotations": {"summary": s, "description": d}}
@@ -145,10 +157,7 @@ def test_every_server_rule_fires_as_its_numbers_say(mon):
     maximum for 5m, certificate 30/14 days, latency 2/5 s for 5m, failed probe (10s here), availability 99/95 %."""
     pg = {"job": "postgres", "instance": "db:9187", "host": "db"}
     backup = {"job": "node", "instance": "db:9100", "host": "db", "set": "nightly"}
-    series = lambda name, labels: "%s{%s}" % (name, ",".join('%s="%s"' % kv for kv in sorted(labels.items())))  # noqa: E731
-    http = lambda instance, endpoint: {"job": "blackbox_http", "instance": instance, "host": "app", "endpoint": endpoint}  # noqa: E731
-    slow, down, flaky = http("http://app/", "site"), http("http://down/", "down"), http("http://flaky/", "flaky")
-    cert = lambda instance: {"job": "blackbox_tls", "instance": instance, "host": "app", "endpoint": instance}  # noqa: E731
+    slow, down, flaky = http_labels("http://app/", "site"), http_labels("http://down/", "down"), http_labels("http://flaky/", "flaky")
     lag_w = ("Replication lag above 60 s on db", "The standby db:9187 has replayed nothing for 6m 40s (warning above 60 s).")
     lag_c = ("Replication lag above 300 s on db", "The standby db:9187 has replayed nothing for 6m 40s (critical above 300 s).")
     tests = {
@@ -181,17 +190,17 @@ def test_every_server_rule_fires_as_its_numbers_say(mon):
              ]},
             {"interval": "1m",
              "input_series": [
-                 {"series": series("probe_ssl_earliest_cert_expiry", cert("app:443")), "values": "1728000x3"},
-                 {"series": series("probe_ssl_earliest_cert_expiry", cert("db:443")), "values": "864000x3"},
-                 {"series": series("probe_ssl_earliest_cert_expiry", cert("mon:443")), "values": "8640000x3"},
+                 {"series": series("probe_ssl_earliest_cert_expiry", cert_labels("app:443")), "values": "1728000x3"},
+                 {"series": series("probe_ssl_earliest_cert_expiry", cert_labels("db:443")), "values": "864000x3"},
+                 {"series": series("probe_ssl_earliest_cert_expiry", cert_labels("mon:443")), "values": "8640000x3"},
              ],
              "alert_rule_test": [
                  expect("1m", "CertificateExpiresSoon",
-                        (dict(cert("app:443"), severity="warning"), "The certificate of app:443 expires in less than 30 days",
+                        (dict(cert_labels("app:443"), severity="warning"), "The certificate of app:443 expires in less than 30 days",
                          "It expires in 20.0 days (warning below 30)."),
-                        (dict(cert("db:443"), severity="warning"), "The certificate of db:443 expires in less than 30 days",
+                        (dict(cert_labels("db:443"), severity="warning"), "The certificate of db:443 expires in less than 30 days",
                          "It expires in 10.0 days (warning below 30)."),
-                        (dict(cert("db:443"), severity="critical"), "The certificate of db:443 expires in less than 14 days",
+                        (dict(cert_labels("db:443"), severity="critical"), "The certificate of db:443 expires in less than 14 days",
                          "It expires in 10.0 days (critical below 14).")),
              ]},
             {"interval": "1m",

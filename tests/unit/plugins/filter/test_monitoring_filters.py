@@ -64,8 +64,8 @@ def test_http_endpoints_are_probed_through_blackbox_at_the_hosts_address():
     job = jobs['blackbox_http']
     assert job['metrics_path'] == '/probe' and job['params'] == {'module': ['http_2xx']}
     assert [c['targets'][0] for c in job['static_configs']] == ['http://10.0.0.2:8080/health', 'https://www.example.com/']
-    assert [c['labels'] for c in job['static_configs']] == [{'host': 'web1', 'endpoint': 'api'},
-                                                           {'host': 'web1', 'endpoint': 'site'}]
+    assert [c['labels'] for c in job['static_configs']] == [
+        {'host': 'web1', 'endpoint': 'api'}, {'host': 'web1', 'endpoint': 'site'}]
     assert job['relabel_configs'][-1] == {'target_label': '__address__', 'replacement': '127.0.0.1:9115'}
     assert jobs['blackbox_tls']['params'] == {'module': ['tls_connect']}
     assert jobs['blackbox_tls']['static_configs'] == [
