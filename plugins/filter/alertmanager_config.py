@@ -14,7 +14,7 @@ description:
   - Builds the receivers C(slack) (incoming webhook whose URL Alertmanager reads from a file),
     C(mail) (through a local relay) and C(eda) (the collection's Event-Driven Ansible source, with a
     bearer token read from a file), plus any further receivers given.
-  - Routes each severity to its receivers at once, then escalates as data: each level of the
+  - Routes each severity to its receivers at once, then escalates as data, each level of the
     escalation list is a route that notifies its receivers when an alert of its severities is still
     firing after the level's wait.
   - Inhibits the other alerts of a host whose node exporter is down (equal C(host) label), and a
