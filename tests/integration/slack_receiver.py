@@ -5,7 +5,7 @@
 
 It answers as Slack documents for incoming webhooks: ``200 ok``; ``429 rate_limited`` with a
 ``Retry-After`` header; ``400 invalid_payload`` (also for a body that is not a JSON object with
-``text`` or ``blocks``); ``404 no_service`` for a wrong path; ``500``. Tests queue the answers they
+``text``, ``blocks`` or ``attachments``); ``404 no_service`` for a wrong path; ``500``. Tests queue the answers they
 want with :meth:`SlackReceiver.answer`; when the queue is empty it answers ``200 ok``. Every request
 is recorded with its arrival time.
 
@@ -61,7 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         receiver._record(Request(time.monotonic(), self.path, dict(self.headers), body, document))
         if self.path != receiver.path:
             answer = Answer(404, 'no_service', {})
-        elif not isinstance(document, dict) or not (document.get('text') or document.get('blocks')):
+        elif not isinstance(document, dict) or not (document.get('text') or document.get('blocks')
+                                                    or document.get('attachments')):
             answer = invalid_payload()
         else:
             answer = receiver._next_answer()
@@ -78,12 +79,12 @@ class _Handler(BaseHTTPRequestHandler):
 class SlackReceiver:
     """A threaded HTTP server on 127.0.0.1 and a free port."""
 
-    def __init__(self, path=WEBHOOK_PATH):
+    def __init__(self, path=WEBHOOK_PATH, port=0):
         self.path = path
         self._lock = threading.Lock()
         self._answers = collections.deque()
         self.requests = []
-        self._server = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+        self._server = ThreadingHTTPServer(('127.0.0.1', port), _Handler)
         self._server.daemon_threads = True
         self._server.receiver = self
         self._thread = threading.Thread(target=self._server.serve_forever, name='slack-receiver',

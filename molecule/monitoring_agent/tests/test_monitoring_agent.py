@@ -109,6 +109,14 @@ def test_password_only_in_a_root_only_file(host):
     assert "s3cret" not in host.file("/proc/%s/cmdline" % pid).content_string
 
 
+def test_postgres_exporter_reports_the_replication_lag(host):
+    # The query of monitoring_agent_postgres_exporter_queries: 0 on a primary.
+    assert wait_for(host, "http://127.0.0.1:9187/metrics", "pg_replication_lag")
+    lines = [line for line in fetch(host, "http://127.0.0.1:9187/metrics").splitlines()
+             if line.startswith("pg_replication_lag")]
+    assert [line.split()[-1] for line in lines] == ["0"], lines
+
+
 def test_rules_pass_promtool(host):
     out = host.run("promtool check rules %s" % RULES)
     assert out.rc == 0, out.stderr
