@@ -15,7 +15,8 @@ description:
     its firings (C(interval_seconds)) and the age its newest backup may reach (C(max_age_seconds),
     the interval plus O(grace)).
   - With O(target), an RPO, C(met) is false and C(message) says plainly that the schedule cannot
-    meet it when C(max_age_seconds) exceeds it.
+    meet it when the longest time between two firings exceeds it (a dump holds the data of its
+    start, so the run's duration does not add to the data lost).
   - "Understood: V(hourly), V(daily), V(weekly), V(monthly) and C([weekdays] [*-*-days] hh:mm[:ss])
     where each time field is V(*), a number, a comma list, a range C(a..b) or a step C(*/n); weekdays
     Mon..Sun, lists and ranges. Anything else is refused with a message (give the age explicitly)."

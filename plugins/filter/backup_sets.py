@@ -48,7 +48,7 @@ EXAMPLES = r'''
 RETURN = r'''
 _value:
   description: The completed sets, each with C(unit), C(dir), C(interval_seconds), C(max_age_seconds),
-    C(rpo_seconds), C(rpo_met) and C(message) added.
+    C(rpo_seconds), C(rpo_met) and C(message) added, and C(config), what the backup command reads.
   type: list
   elements: dict
 '''
@@ -63,6 +63,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify imp
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_-]{1,40}$')
+ARCHIVE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 KEYS = ('name', 'on_calendar', 'retention_days', 'retention_count', 'dump', 'databases',
         'config_paths', 'config_archive_name', 'max_age', 'rpo')
 UNIT = 'fleetops-pg-backup'
@@ -129,8 +130,8 @@ def complete(sets, defaults):
                 _fail(where, '%s must be a list of strings' % key)
         if not all(os.path.isabs(p) for p in item['config_paths']):
             _fail(where, 'config_paths must be absolute paths')
-        if not NAME_RE.match(str(item['config_archive_name'])):
-            _fail(where, 'config_archive_name may hold letters, digits, _ and - only')
+        if not ARCHIVE_RE.match(str(item['config_archive_name'])):
+            _fail(where, 'config_archive_name may hold letters, digits, _ . and - only')
         if not item['dump'] and not item['config_paths']:
             _fail(where, 'the set writes nothing: dump is false and config_paths is empty')
         if not isinstance(item['on_calendar'], str) or not item['on_calendar'].strip() or \
@@ -139,16 +140,13 @@ def complete(sets, defaults):
         try:
             if raw.get('max_age') not in (None, ''):
                 age = int(parse_duration(raw['max_age'], 'max_age'))
-                item.update(interval_seconds=None, max_age_seconds=age,
+                item.update(interval_seconds=None, max_age_seconds=age, rpo_seconds=None, rpo_met=True,
                             message='set %s: max_age %s given explicitly' % (name, raw['max_age']))
                 if raw.get('rpo') not in (None, ''):
-                    rpo = int(parse_duration(raw['rpo'], 'rpo'))
-                    item.update(rpo_seconds=rpo, rpo_met=age <= rpo)
-                    if age > rpo:
-                        item['message'] = ('set %s: its newest backup may be %s seconds old, so it '
-                                           'cannot meet the RPO of %s' % (name, age, raw['rpo']))
-                else:
-                    item.update(rpo_seconds=None, rpo_met=True)
+                    goal = objective(item['on_calendar'], grace=defaults['grace'], target=raw['rpo'],
+                                     name='set %s' % name)
+                    item.update(interval_seconds=goal['interval_seconds'], rpo_seconds=goal['target_seconds'],
+                                rpo_met=goal['met'], message=goal['message'])
             else:
                 goal = objective(item['on_calendar'], grace=defaults['grace'], target=raw.get('rpo'),
                                  name='set %s' % name)
@@ -158,6 +156,10 @@ def complete(sets, defaults):
                             message=goal['message'])
         except ParameterError as exc:
             _fail(where, str(exc))
+        # what the backup command on the host reads of the set
+        item['config'] = dict((key, item[key]) for key in (
+            'name', 'dir', 'dump', 'databases', 'config_paths', 'config_archive_name',
+            'retention_days', 'retention_count', 'max_age_seconds'))
         out.append(item)
     dirs = [s['dir'] for s in out]
     if len(set(dirs)) != len(dirs):

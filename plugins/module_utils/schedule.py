@@ -131,8 +131,9 @@ def objective(spec, grace='1h', target=None, name='schedule'):
     """What the schedule guarantees: the allowed age of its newest backup, against an RPO target.
 
     ``max_age_seconds`` is the longest gap between two firings plus ``grace`` (the time a run may
-    take and the timer's delay). With a ``target``, ``met`` says whether that age fits the target
-    and ``message`` says so plainly when it does not.
+    take and the timer's delay): the age at which the newest backup is overdue. The data a loss
+    can cost is the gap alone (a dump holds the data of its start), so with a ``target``, ``met``
+    says whether the longest gap fits the RPO, and ``message`` says so plainly when it does not.
     """
     try:
         interval = interval_seconds(spec)
@@ -147,10 +148,8 @@ def objective(spec, grace='1h', target=None, name='schedule'):
     if target not in (None, ''):
         limit = parse_duration(target, 'target')
         out['target_seconds'] = int(limit)
-        if max_age > limit:
+        if interval > limit:
             out['met'] = False
-            out['message'] = ('%s (%s) runs only every %s: its newest backup may be %s old, so it '
-                              'cannot meet the RPO of %s' % (
-                                  name, spec, human_duration(interval), human_duration(max_age),
-                                  human_duration(limit)))
+            out['message'] = ('%s (%s) runs only every %s, so it cannot meet the RPO of %s' % (
+                name, spec, human_duration(interval), human_duration(limit)))
     return out

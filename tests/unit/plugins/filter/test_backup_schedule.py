@@ -62,8 +62,9 @@ def test_objective_says_plainly_when_the_rpo_cannot_be_met():
     nightly = backup_schedule('*-*-* 03:00:00', target='1h')
     assert nightly['met'] is False
     assert 'cannot meet the RPO of 60.0 min' in nightly['message']
-    hourly = backup_schedule('hourly', grace='15m', target='90m')
+    hourly = backup_schedule('hourly', grace='15m', target='1h')
     assert hourly['met'] is True and hourly['max_age_seconds'] == H + 15 * 60
+    assert backup_schedule('*-*-* 00/2:00', target='1h')['met'] is False
 
 
 def test_objective_errors_name_the_parameter():
@@ -96,14 +97,16 @@ def test_the_seed_004_sets():
          'config_paths': ['/var/log/app'], 'config_archive_name': 'logs'},
         {'name': 'data', 'on_calendar': '*-*-* 04:00:00', 'retention_days': 14, 'config_paths': []},
         {'name': 'weekly', 'on_calendar': 'Sun *-*-* 05:00:00', 'retention_days': 14},
-        {'name': 'hourly', 'on_calendar': 'hourly', 'retention_days': 2, 'rpo': '1h', 'max_age': '1h'},
+        {'name': 'hourly', 'on_calendar': 'hourly', 'retention_days': 2, 'rpo': '1h'},
+        {'name': 'fixed', 'on_calendar': 'hourly', 'retention_days': 2, 'rpo': '1h', 'max_age': '1h'},
     ], DEFAULTS)
     by_name = dict((s['name'], s) for s in sets)
     assert by_name['data']['dir'] == '/var/backups/postgresql/data'
     assert by_name['data']['unit'] == 'fleetops-pg-backup-data'
     assert by_name['logs']['retention_days'] == 7 and by_name['logs']['config_paths'] == ['/var/log/app']
     assert by_name['weekly']['max_age_seconds'] == 7 * D + H
-    assert by_name['hourly']['max_age_seconds'] == H and by_name['hourly']['rpo_met'] is True
+    assert by_name['hourly']['max_age_seconds'] == 2 * H and by_name['hourly']['rpo_met'] is True
+    assert by_name['fixed']['max_age_seconds'] == H and by_name['fixed']['rpo_met'] is True
 
 
 def test_a_set_that_cannot_meet_its_rpo():
@@ -130,3 +133,10 @@ def test_a_set_that_cannot_meet_its_rpo():
 def test_bad_sets_are_refused_by_name(sets, message):
     with pytest.raises(AnsibleFilterError, match=message):
         backup_sets(sets, DEFAULTS)
+
+
+def test_the_command_reads_only_its_keys():
+    config = backup_sets([{'name': 'data', 'rpo': '2d'}], DEFAULTS)[0]['config']
+    assert config == {'name': 'data', 'dir': '/var/backups/postgresql/data', 'dump': True,
+                      'databases': [], 'config_paths': ['/etc/nginx'], 'config_archive_name': 'config',
+                      'retention_days': 30, 'retention_count': 35, 'max_age_seconds': D + H}
