@@ -230,14 +230,19 @@ class Backup:
             if not snapshot:
                 raise RuntimeError('cannot open a snapshot in %s: %s' % (
                     database, session.stderr.read().strip()))
-            # the dump streams from pg_dump's stdout, so a pg_dump in a container writes to the host
             cmd = self.tool('pg_dump') + ['-Fc', '--snapshot', snapshot]
             if self.config['compression'] is not None:
                 cmd += ['-Z', str(self.config['compression'])]
             cmd += self.config['dump_options'] + ['-d', database]
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, 'wb') as out:
-                proc = subprocess.run(cmd, env=self.env, stdout=out, stderr=subprocess.PIPE,
+            if self.config['container']:
+                # pg_dump in the container streams the dump to a file on the host
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, 'wb') as out:
+                    proc = subprocess.run(cmd, env=self.env, stdout=out, stderr=subprocess.PIPE,
+                                          stdin=subprocess.DEVNULL, check=False)
+            else:
+                proc = subprocess.run(cmd[:-2] + ['-f', partial] + cmd[-2:], env=self.env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       stdin=subprocess.DEVNULL, check=False)
             if proc.returncode:
                 raise RuntimeError('pg_dump %s: %s' % (
