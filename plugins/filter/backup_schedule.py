@@ -56,7 +56,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import o
 
 def backup_schedule(spec, grace='1h', target=None):
     try:
-        return objective(spec, grace=grace, target=target)
+        return objective(spec, grace=grace, target=target, name='the backup schedule')
     except ParameterError as exc:
         raise AnsibleFilterError('backup_schedule: %s' % exc)
 

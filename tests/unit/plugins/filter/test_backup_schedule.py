@@ -68,7 +68,7 @@ def test_objective_says_plainly_when_the_rpo_cannot_be_met():
 
 
 def test_objective_errors_name_the_parameter():
-    with pytest.raises(AnsibleFilterError, match='backup_schedule: schedule:'):
+    with pytest.raises(AnsibleFilterError, match='backup_schedule: the backup schedule:'):
         backup_schedule('every tuesday')
     with pytest.raises(AnsibleFilterError, match='grace'):
         backup_schedule('daily', grace='soon')
