@@ -151,5 +151,6 @@ def test_a_bad_container_name_is_refused(ansible, backup):
     root, dummy, dummy = backup
     result = ansible.module('fleetops.runbook.backup_verify', {
         'path': str(root / 'backups'), 'restore_check': True, 'container': '-it evil',
-        'login_unix_socket': SOCKET}, fail=True)
-    assert 'container:' in result['msg']
+        'login_unix_socket': SOCKET})
+    assert result['failed'] is True
+    assert result['msg'].startswith("container: '-it evil' is not a container name"), result['msg']
