@@ -299,3 +299,33 @@ def test_a_schedule_that_cannot_meet_the_rpo_is_refused(ansible, setup, tmp_path
     assert 'set data (*-*-* 03:00:00) runs only every 24.0 h' in result.stdout
     assert 'cannot meet the RPO of 60.0 min' in result.stdout
     assert not (tmp_path / 'never').exists()
+
+
+def test_run_now_sends_the_backup_completed_notice(ansible, setup, tmp_path):
+    from . import slack_receiver
+    root, variables, dummy = setup
+    hook = slack_receiver.SlackReceiver().start()
+    try:
+        notify = {'channels': ['slack'], 'state_path': str(tmp_path / 'notify.json'),
+                  'slack': {'webhook_url': hook.url, 'allow_insecure_http': True}}
+        result = apply(ansible, dict(variables, postgres_backup_run_now_enabled=True,
+                                     postgres_backup_notify=notify))
+        assert result.rc == 0, result
+        assert result.task("Run each set's backup command")['results'][0]['rc'] == 0
+        assert len(hook.payloads) == 1
+        sent = json.dumps(hook.payloads[0])
+        assert 'Backup completed on localhost' in sent and 'default' in sent
+        # a run that fails says so, loudly, and fails the play
+        hook.reset()
+        broken = dict(variables, postgres_backup_run_now_enabled=True, postgres_backup_notify=notify,
+                      postgres_backup_databases=['pb_no_such_db'],
+                      postgres_backup_dir=str(tmp_path / 'broken'),
+                      postgres_backup_config_file=str(tmp_path / 'etc' / 'broken.json'))
+        result = apply(ansible, broken)
+        assert result.rc != 0
+        assert 'the backup run failed' in result.stdout
+        assert len(hook.payloads) == 1
+        sent = json.dumps(hook.payloads[0])
+        assert 'Backup FAILED on localhost' in sent and 'pb_no_such_db' in sent
+    finally:
+        hook.stop()
