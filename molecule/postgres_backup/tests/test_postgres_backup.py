@@ -85,6 +85,17 @@ def test_service_run_succeeds(host, backup_run):
     assert unit_property(host, SERVICE, "User") == "postgres"
 
 
+def test_freshness_metric_written_by_the_post_step(host, backup_run):
+    # the backups run as postgres, which cannot write node exporter's directory: the service's
+    # post step writes the set's samples as root, from the run's own verification
+    prom = host.file("/var/lib/prometheus/node-exporter/fleetops_backup.prom")
+    assert prom.is_file and prom.user == "root" and prom.mode == 0o644
+    verified = json.loads(host.file(BACKUP_DIR + "/last_verify.json").content_string)
+    lines = prom.content_string.splitlines()
+    assert 'fleetops_backup_max_age_seconds{set="default"} 90000' in lines
+    assert 'fleetops_backup_last_success_timestamp_seconds{set="default"} %.3f' % verified["time"] in lines
+
+
 def test_backup_directory_and_file_modes(host, backup_run):
     directory = host.file(BACKUP_DIR)
     assert directory.is_directory
