@@ -78,6 +78,12 @@ def test_timer_enabled_and_active_daily_at_three(host):
     assert "OnCalendar=*-*-* 03:00:00" in unit.content_string
 
 
+def test_units_of_sets_no_longer_configured_are_removed(host):
+    assert not host.file("/etc/systemd/system/fleetops-pg-backup-old.timer").exists
+    # a unit of the same name pattern that the role did not write is left alone
+    assert host.file("/etc/systemd/system/fleetops-pg-backup-foreign.timer").exists
+
+
 def test_service_run_succeeds(host, backup_run):
     assert backup_run["rc"] == 0, backup_run["stderr"]
     assert unit_property(host, SERVICE, "Result") == "success"
