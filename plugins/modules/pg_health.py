@@ -41,10 +41,10 @@ options:
       - V(connection) reports C(connection_time), the time in milliseconds to connect and log in.
       - V(version), V(uptime) and V(in_recovery) report the server version (major number),
         seconds since the server started, and 1 on a standby (0 on a primary).
-      - V(backends) reports C(backends), client connections in percent of C(max_connections),
+      - "V(backends) reports C(backends), client connections in percent of C(max_connections),
         C(backends_count), the number of client connections (for limits stated as a count, such
-        as a runbook's "more than 50 connections": O(thresholds) C({backends_count: {warning: '50'}})),
-        and C(backends_state), the count per state (active, idle, idle in transaction).
+        as a runbook's more than 50 connections, O(thresholds) C({backends_count: {warning: '50'}})),
+        and C(backends_state), the count per state (active, idle, idle in transaction)."
       - V(idle_in_transaction), V(transaction_age) and V(query_time) report the age in seconds of
         the oldest session idle in a transaction, the oldest open transaction and the longest
         running query (client backends, this module's own connection left out).
