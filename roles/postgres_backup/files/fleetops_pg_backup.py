@@ -381,7 +381,13 @@ class Backup:
         log('set %s: backing up into %s' % (self.set['name'], self.set['dir']))
         directory = self.set['dir']
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+        # a second run within the same second (by hand, next to the timer) waits for a stamp of
+        # its own rather than replace the files of the first
+        while True:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+            if not glob.glob(os.path.join(glob.escape(directory), '*_%s.*' % stamp)):
+                break
+            time.sleep(0.2)
         written = []
         for database in self.databases():
             try:
