@@ -96,3 +96,23 @@ notes:
     has C(default_transaction_read_only) on); the connection's C(application_name) names the
     module, so it is easy to find in C(pg_stat_activity).
 '''
+
+    # A server in a container (docker compose): the modules that run the client programs.
+    CONTAINER = r'''
+options:
+  container:
+    description:
+      - Name of the container the PostgreSQL server runs in (as C(docker ps) shows it). The
+        container's own client programs (C(psql), C(pg_restore)) run through C(docker exec -i),
+        reading the backup from their standard input, so a parallel restore is not possible
+        (one job) and directory archives are refused; the connection options apply inside the
+        container (e.g. O(login_unix_socket=/var/run/postgresql)). Their values reach the
+        container as environment variables passed by name, never on a command line.
+      - Empty or unset, the client programs of the managed host are used.
+    type: str
+  container_user:
+    description:
+      - Operating system account in the container the client programs run as (C(docker exec -u)),
+        for peer authentication over the container's unix socket; unset, the container's default.
+    type: str
+'''

@@ -17,6 +17,10 @@ description:
     incident (O(incident_time)), or to O(verified) when no incident time is given.
   - Each is a check of the status model, V(CRITICAL) when it exceeds its target. The runbook's
     targets are four hours and one hour.
+  - With O(schedule), the backup schedule of the restored backups, a third check C(schedule) says
+    whether that schedule can meet the RPO target at all (V(WARNING) with a plain message when the
+    time between two backups exceeds it), and an empty O(rpo_target) is derived from the schedule
+    (its interval plus O(grace)), as M(fleetops.runbook.backup_schedule#filter) computes it.
 author:
   - fleetops.runbook maintainers (@fleetops)
 options:
@@ -40,7 +44,15 @@ options:
     type: raw
     default: 4h
   rpo_target:
-    description: The recovery point objective (seconds, or a number with s, m, h, d).
+    description: The recovery point objective (seconds, or a number with s, m, h, d); empty to
+      derive it from O(schedule).
+    type: raw
+    default: 1h
+  schedule:
+    description: The C(OnCalendar) schedule of the backups restored; empty for none.
+    type: str
+  grace:
+    description: Time allowed on top of the schedule's interval (seconds or a number with a unit).
     type: raw
     default: 1h
 '''
@@ -67,6 +79,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CheckReport, human_duration, parse_thresholds)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     ParameterError, parse_duration)
+from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 
 def to_epoch(value, name):
@@ -93,16 +106,22 @@ def to_epoch(value, name):
 
 
 def objectives(started, verified, backup_time, incident_time=None, rto_target='4h',
-               rpo_target='1h'):
+               rpo_target='1h', schedule=None, grace='1h'):
     start = to_epoch(started, 'started')
     done = to_epoch(verified, 'verified')
     backup = to_epoch(backup_time, 'backup_time')
     incident = to_epoch(incident_time, 'incident_time')
     if start is None or done is None or backup is None:
         raise AnsibleFilterError('recovery_objectives: started, verified and backup_time are needed')
+    goal = None
     try:
         rto_limit = parse_duration(rto_target, 'rto_target')
-        rpo_limit = parse_duration(rpo_target, 'rpo_target')
+        if schedule:
+            goal = objective(schedule, grace=grace, target=rpo_target or None, name='the backup schedule')
+        elif rpo_target in (None, ''):
+            raise ParameterError('rpo_target: empty, and no schedule to derive it from')
+        rpo_limit = parse_duration(rpo_target, 'rpo_target') if rpo_target not in (None, '') \
+            else goal['max_age_seconds']
     except ParameterError as exc:
         raise AnsibleFilterError('recovery_objectives: %s' % exc)
     thresholds = parse_thresholds({}, {
@@ -120,9 +139,13 @@ def objectives(started, verified, backup_time, incident_time=None, rto_target='4
         human_duration(rpo), 'the incident' if incident is not None else 'the recovery',
         human_duration(rpo_limit),
         '' if check['status'] == 'OK' else ': RPO missed')
+    if goal is not None:
+        report.add('schedule', goal['max_age_seconds'], unit='seconds',
+                   status='OK' if goal['met'] else 'WARNING', message=goal['message'])
     out = report.result()
     out.update(rto_seconds=round(rto, 3), rpo_seconds=round(rpo, 3), rto_target_seconds=rto_limit,
-               rpo_target_seconds=rpo_limit, met=out['status'] == 'OK')
+               rpo_target_seconds=rpo_limit,
+               met=all(c['status'] == 'OK' for c in out['checks'] if c['name'] in ('rto', 'rpo')))
     return out
 
 

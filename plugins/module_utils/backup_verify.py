@@ -71,6 +71,9 @@ class ProgramTimeout(RuntimeError):
 # Runs a client program as the leader of its own process group, so that a deadline stops the
 # program and whatever it forked (pg_restore -j workers) at once; run_command has no such option.
 _GROUP_LEADER = 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])'
+# Runs a program with a file (or /dev/fd/N) as its standard input: docker exec -i hands it on.
+_STDIN_FROM = ('import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.dup2(fd, 0); '
+               'os.close(fd); os.execvp(sys.argv[2], sys.argv[2:])')
 
 
 def run_program(run_command, args, env=None, timeout=None, pass_fds=None, on_start=None):
@@ -936,6 +939,12 @@ class RestoreCheck:
         self.maintenance_db = params.get('login_db') or 'postgres'
         self.timeout = params.get('restore_timeout') or 14400
         self.jobs = int(params.get('restore_jobs') or 1)
+        # a server in a container: its own psql and pg_restore, through docker exec, reading the
+        # backup from their standard input (so one job: pg_restore -j needs a file it can seek)
+        self.container = params.get('container') or None
+        self.container_user = params.get('container_user') or None
+        if self.container:
+            self.jobs = 1
         statement_timeout = params.get('statement_timeout')
         # only the statements that create and drop the scratch database; the restore and the row
         # counts are bound by restore_timeout
@@ -962,11 +971,34 @@ class RestoreCheck:
         return env
 
     def _tool(self, name):
+        if self.container:
+            tool = shutil.which('docker')
+            if tool is None:
+                raise RestoreUnavailable('docker was not found in PATH; the test restore in the '
+                                         'container %s needs it' % self.container)
+            return tool
         tool = find_tool(name)
         if tool is None:
             raise RestoreUnavailable('%s was not found in PATH or /usr/lib/postgresql/*/bin; the '
                                      'test restore needs the PostgreSQL client programs' % name)
         return tool
+
+    def _cmd(self, name, env, source=None):
+        """The command line of a client program; in a container, with ``source`` (a file on this
+        host) as its standard input. libpq settings reach the container by name only (docker
+        exec -e NAME takes the value from this environment), never on a command line."""
+        if not self.container:
+            return [self._tool(name)]
+        cmd = [self._tool(name), 'exec', '-i']
+        if self.container_user:
+            cmd += ['-u', self.container_user]
+        for key in sorted(env):
+            if key.startswith('PG'):
+                cmd += ['-e', key]
+        cmd += [self.container, name]
+        if source is not None:
+            cmd = [sys.executable, '-c', _STDIN_FROM, source] + cmd
+        return cmd
 
     def _env(self, database, control=False):
         env = dict(self.env, PGDATABASE=database)
@@ -980,8 +1012,9 @@ class RestoreCheck:
         return text.replace(password, '********') if password else text
 
     def _psql(self, database, sql, control=False):
-        cmd = [self._tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]
-        rc, out, err = run_program(self.run_command, cmd, env=self._env(database, control),
+        env = self._env(database, control)
+        cmd = self._cmd('psql', env) + ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]
+        rc, out, err = run_program(self.run_command, cmd, env=env,
                                    timeout=self.control_timeout if control else self.timeout)
         if rc != 0:
             raise RuntimeError(self._scrub(err or out) or 'psql exit code %d' % rc)
@@ -1043,13 +1076,17 @@ class RestoreCheck:
         if backup.format in ('custom', 'directory', 'tar'):
             # an empty -d: restore into a database (not to a script) that libpq names from
             # PGDATABASE, like every other connection setting
-            cmd = [self._tool('pg_restore'), '--no-owner', '--no-privileges', '--exit-on-error',
-                   '-d', '']
+            env = self._env(scratch)
+            if self.container and backup.format == 'directory':
+                raise RuntimeError('a directory archive cannot be restored into the container %s '
+                                   '(pg_restore reads it from its standard input)' % self.container)
+            cmd = self._cmd('pg_restore', env, backup.path if self.container else None) + [
+                '--no-owner', '--no-privileges', '--exit-on-error', '-d', '']
             if self.jobs > 1 and backup.format != 'tar':
                 cmd += ['-j', str(self.jobs)]
-            cmd.append(backup.path)
-            rc, dummy, err = run_program(self.run_command, cmd, env=self._env(scratch),
-                                         timeout=self.timeout)
+            if not self.container:
+                cmd.append(backup.path)
+            rc, dummy, err = run_program(self.run_command, cmd, env=env, timeout=self.timeout)
             if rc != 0:
                 raise RuntimeError('pg_restore: %s' % self._scrub(err)[-1500:])
             return
@@ -1065,6 +1102,9 @@ class RestoreCheck:
     def _script_command(self, source):
         """psql for a plain dump that passed :meth:`preflight`: no ~/.psqlrc, stop at the first
         error, one transaction (a failed restore leaves an empty scratch database)."""
+        if self.container:
+            return self._cmd('psql', self._env(''), source) + [
+                '-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1', '--single-transaction']
         return [self._tool('psql'), '-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1',
                 '--single-transaction', '-f', source]
 

@@ -93,6 +93,26 @@ def ensure_driver(module):
                          exception=DRIVER_IMPORT_ERROR)
 
 
+CONTAINER_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')
+
+
+def container_argument_spec():
+    """The options of a server in a container (doc fragment fleetops.runbook.postgres.container)."""
+    return dict(container=dict(type='str'), container_user=dict(type='str'))
+
+
+def validate_container_params(params):
+    """Messages naming the parameter for a container name or account that docker would misread."""
+    errors = []
+    if params.get('container') and not CONTAINER_NAME_RE.match(params['container']):
+        errors.append('container: %r is not a container name (letters, digits, _ . -)'
+                      % params['container'])
+    user = params.get('container_user')
+    if user and not re.match(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$', user):
+        errors.append('container_user: %r is not a user name (or user:group)' % user)
+    return errors
+
+
 def validate_connection_params(params):
     """Messages naming the parameter for connection options Ansible's types do not catch."""
     errors = []

@@ -40,6 +40,7 @@ requirements:
 extends_documentation_fragment:
   - fleetops.runbook.attributes
   - fleetops.runbook.postgres
+  - fleetops.runbook.postgres.container
   - fleetops.runbook.status
 attributes:
   check_mode:
@@ -342,7 +343,8 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.module import Run
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     finish, status_argument_spec)
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
-    postgres_argument_spec, validate_connection_params)
+    container_argument_spec, postgres_argument_spec, validate_connection_params,
+    validate_container_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     ALL_CHECKS, FORMATS, ParameterError, Verifier)
 
@@ -350,6 +352,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify imp
 def argument_spec():
     spec = status_argument_spec()
     spec.update(postgres_argument_spec())
+    spec.update(container_argument_spec())
     spec.update(
         path=dict(type='str', required=True),
         latest=dict(type='int', default=1),
@@ -369,7 +372,7 @@ def argument_spec():
 
 def main():
     module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
-    errors = validate_connection_params(module.params)
+    errors = validate_connection_params(module.params) + validate_container_params(module.params)
     if errors:
         module.fail_json(msg='; '.join(errors))
     try:

@@ -43,6 +43,7 @@ requirements:
 extends_documentation_fragment:
   - fleetops.runbook.attributes
   - fleetops.runbook.postgres
+  - fleetops.runbook.postgres.container
   - fleetops.runbook.status
 attributes:
   check_mode:
@@ -199,7 +200,8 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.module import Run
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL, CheckReport, finish, parse_thresholds, status_argument_spec)
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
-    postgres_argument_spec, validate_connection_params)
+    container_argument_spec, postgres_argument_spec, validate_connection_params,
+    validate_container_params)
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
     BackupResult, ProgramTimeout, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind,
     load_manifest, quote_ident)
@@ -387,6 +389,7 @@ MAX_TIMEOUT = 30 * 86400
 def argument_spec():
     spec = status_argument_spec()
     spec.update(postgres_argument_spec())
+    spec.update(container_argument_spec())
     spec.update(
         path=dict(type='path', required=True),
         database=dict(type='str', required=True),
@@ -402,7 +405,7 @@ def argument_spec():
 def main():
     module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    errors = validate_connection_params(params)
+    errors = validate_connection_params(params) + validate_container_params(params)
     if errors:
         module.fail_json(msg='; '.join(errors))
     if not (params['login_host'] or params['login_unix_socket']):

@@ -33,10 +33,14 @@ options:
     elements: path
     required: true
   patterns:
-    description: File name patterns (shell globs) of the files that may be removed.
+    description:
+      - File name patterns (shell globs) of the files that may be removed.
+      - The default leaves rotated files (C(*.log.1), C(*.log.2.gz), C(*.gz)) alone, so that the
+        retention of C(logrotate) policies (the runbook's 30 days) is not cut short by this cleanup.
+        Add V(*.log.[0-9]*) and V(*.gz) only for directories that no C(logrotate) policy keeps.
     type: list
     elements: str
-    default: ['*.log', '*.log.[0-9]*', '*.gz']
+    default: ['*.log']
   age:
     description: Remove files last modified longer ago than this (seconds, or a number with s, m, h, d, w).
     type: str
@@ -52,6 +56,12 @@ EXAMPLES = r'''
   fleetops.runbook.log_cleanup:
     paths: [/srv/app/logs, /var/log/racepredictor]
     age: 7d
+
+- name: Also rotated files, in a directory no logrotate policy keeps
+  fleetops.runbook.log_cleanup:
+    paths: [/srv/batch/logs]
+    patterns: ['*.log', '*.log.[0-9]*', '*.gz']
+    age: 30d
 '''
 
 RETURN = r'''
@@ -127,7 +137,7 @@ def main():
     spec = status_argument_spec()
     spec.update(
         paths=dict(type='list', elements='path', required=True),
-        patterns=dict(type='list', elements='str', default=['*.log', '*.log.[0-9]*', '*.gz']),
+        patterns=dict(type='list', elements='str', default=['*.log']),
         age=dict(type='str', default='7d'),
         recurse=dict(type='bool', default=False),
     )

@@ -41,8 +41,10 @@ options:
       - V(connection) reports C(connection_time), the time in milliseconds to connect and log in.
       - V(version), V(uptime) and V(in_recovery) report the server version (major number),
         seconds since the server started, and 1 on a standby (0 on a primary).
-      - V(backends) reports C(backends), client connections in percent of C(max_connections),
-        and C(backends_state), the count per state (active, idle, idle in transaction).
+      - "V(backends) reports C(backends), client connections in percent of C(max_connections),
+        C(backends_count), the number of client connections (for limits stated as a count, such
+        as a runbook's more than 50 connections, O(thresholds) C({backends_count: {warning: '50'}})),
+        and C(backends_state), the count per state (active, idle, idle in transaction)."
       - V(idle_in_transaction), V(transaction_age) and V(query_time) report the age in seconds of
         the oldest session idle in a transaction, the oldest open transaction and the longest
         running query (client backends, this module's own connection left out).
@@ -95,7 +97,8 @@ options:
       - Warning and critical ranges per reported check, merged over the defaults. Keys are the
         names in C(checks[].name), each a mapping with C(warning) and/or C(critical).
       - "Defaults: connection_time 500 / 1000 ms (the runbook's database connection bands);
-        backends 90 / 95 percent; idle_in_transaction 60 / 300 s; transaction_age 300 / 1800 s;
+        backends 90 / 95 percent (backends_count, the same connections as a count, has none);
+        idle_in_transaction 60 / 300 s; transaction_age 300 / 1800 s;
         query_time 60 / 300 s; lock_waits 5 / 20; lock_wait_time 30 / 120 s; wraparound 90 / 200
         percent; replication_lag_bytes 64 MiB / 1 GiB; replication_lag_seconds 60 / 300;
         wal_receiver below 1 warns; replication_slots_inactive above 0 warns;
@@ -236,6 +239,7 @@ DEFAULT_THRESHOLDS = {
     'uptime': {},
     'in_recovery': {},
     'backends': {'warning': '90', 'critical': '95'},
+    'backends_count': {},
     'backends_state': {},
     'idle_in_transaction': {'warning': '60', 'critical': '300'},
     'transaction_age': {'warning': '300', 'critical': '1800'},
@@ -496,7 +500,7 @@ class PgHealth:
                  message='in_recovery: %s' % ('standby (in recovery)' if recovering else 'primary'))
 
     def check_backends(self):
-        names = ['backends', 'backends_state']
+        names = ['backends', 'backends_count', 'backends_state']
         if not self._needs_all_sessions(names):
             return
         try:
@@ -518,6 +522,10 @@ class PgHealth:
         self.add('backends', percent, unit='percent', status=status,
                  message=with_range('backends is %.2f%% (%d of max_connections %d)' % (
                      percent, total, max_conn), status, self.thresholds['backends']))
+        status = self.thresholds['backends_count'].judge(total)
+        self.add('backends_count', total, unit='count', status=status,
+                 message=with_range('backends_count is %d client connections' % total, status,
+                                    self.thresholds['backends_count']))
         for row in sorted(rows, key=lambda r: r['state']):
             self.add('backends_state', row['count'], unit='count', target=row['state'])
 

@@ -61,12 +61,14 @@ def backup_now(cluster, backup_dir, databases_, work):
     passfile.write_text('*:*:*:%s:%s\n' % (cluster.superuser, cluster.superuser_password))
     os.chmod(passfile, 0o600)
     config = {
-        'backup_dir': str(backup_dir), 'databases': list(databases_), 'exclude_databases': [],
-        'host': cluster.host, 'port': cluster.port, 'user': cluster.superuser,
-        'passfile': str(passfile), 'dump_options': [], 'compression': None, 'row_counts': True,
-        'config_paths': [], 'config_archive_name': 'config', 'retention_days': 3650,
-        'retention_count': 1000, 'verify': True, 'verify_max_age': '1h',
-        'lib_dir': str(COLLECTIONS), 'bin_dir': None,
+        'sets': [{'name': 'default', 'dir': str(backup_dir), 'dump': True,
+                  'databases': list(databases_), 'config_paths': [], 'config_archive_name': 'config',
+                  'retention_days': 3650, 'retention_count': 1000, 'max_age_seconds': 90000}],
+        'exclude_databases': [], 'host': cluster.host, 'port': cluster.port,
+        'user': cluster.superuser, 'passfile': str(passfile), 'dump_options': [],
+        'compression': None, 'row_counts': True, 'verify': True, 'verify_max_age': '1h',
+        'lib_dir': str(COLLECTIONS), 'bin_dir': None, 'metric_dir': None, 'container': None,
+        'container_user': None,
     }
     config_file = Path(work) / 'backup.json'
     config_file.write_text(json.dumps(config))

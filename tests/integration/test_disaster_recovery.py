@@ -117,8 +117,10 @@ def test_destroyed_database_comes_back_with_rto_and_rpo(ansible, bed):
     objectives = dict((c['name'], c) for c in host['results']['objectives']['checks'])
     assert objectives['rto']['critical'] == '~:14400' and objectives['rto']['status'] == 'OK'
     assert 0 < objectives['rto']['value'] < 600
-    assert objectives['rpo']['critical'] == '~:3600' and objectives['rpo']['status'] == 'OK'
+    # the RPO follows the nightly schedule of the backups: 24 h between two, plus 1 h of grace
+    assert objectives['rpo']['critical'] == '~:90000' and objectives['rpo']['status'] == 'OK'
     assert 0 <= objectives['rpo']['value'] < 600
+    assert objectives['schedule']['status'] == 'OK' and objectives['schedule']['value'] == 90000
     assert host['results']['pg_health']['status'] == 'OK'
     assert host['results']['restore']['status'] == 'OK'
     html = (bed['work'] / 'reports' / 'disaster_recovery.html').read_text()
@@ -139,12 +141,28 @@ def test_replacing_the_live_database_keeps_it(ansible, bed):
 def test_missed_rpo_fails_when_asked(ansible, bed):
     incident = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 3 * 3600))
     result = run(ansible, bed, disaster_recovery_target_database='dr_shop_rpo',
-                 disaster_recovery_incident_time=incident,
+                 disaster_recovery_incident_time=incident, disaster_recovery_rpo_target='1h',
                  disaster_recovery_fail_on_missed_objectives=True)
     assert result.rc != 0, result
     assert 'RPO missed' in result.stdout
     report = json.loads((bed['work'] / 'reports' / 'disaster_recovery.json').read_text())
     assert report['hosts'][0]['results']['objectives']['status'] == 'CRITICAL'
+
+
+def test_an_rpo_the_schedule_cannot_meet_is_said_plainly(ansible, bed):
+    # seed 002's one hour against the nightly backup: said before the run and in the report
+    result = run(ansible, bed, disaster_recovery_target_database='dr_shop_sched',
+                 disaster_recovery_rpo_target='1h', disaster_recovery_rehearsal=False)
+    assert result.rc == 0, failures(result)
+    said = result.task('Say whether the backup schedule can meet the recovery point objective')['msg']
+    assert said.startswith('WARNING: the backup schedule (*-*-* 03:00:00) runs only every 24.0 h, '
+                           'so it cannot meet the RPO of 60.0 min'), said
+    report = json.loads((bed['work'] / 'reports' / 'disaster_recovery.json').read_text())
+    objectives = dict((c['name'], c) for c in report['hosts'][0]['results']['objectives']['checks'])
+    assert objectives['rpo']['critical'] == '~:3600' and objectives['rpo']['status'] == 'OK'
+    assert objectives['schedule']['status'] == 'WARNING'
+    assert 'cannot meet the RPO of 60.0 min' in objectives['schedule']['message']
+    assert report['hosts'][0]['results']['objectives']['status'] == 'WARNING'
 
 
 def test_no_valid_backup_stops_before_anything_changes(ansible, bed, tmp_path):
@@ -224,7 +242,7 @@ def test_monthly_rehearsal_reports_rto_rpo_and_leaves_no_trace(ansible, bed, tmp
     objectives = dict((c['name'], c) for c in host['results']['objectives']['checks'])
     assert objectives['rto']['status'] == 'OK' and 0 < objectives['rto']['value'] < 600
     assert objectives['rpo']['status'] == 'OK' and 0 <= objectives['rpo']['value'] < 3600
-    assert objectives['rto']['critical'] == '~:14400' and objectives['rpo']['critical'] == '~:3600'
+    assert objectives['rto']['critical'] == '~:14400' and objectives['rpo']['critical'] == '~:90000'
     assert host['results']['restore']['status'] == 'OK'
     html = (tmp_path / 'reports' / 'disaster_recovery_rehearsal.html').read_text()
     assert 'RTO target 4h' in html

@@ -29,17 +29,18 @@ def logs(tmp_path):
     return directory
 
 
-def weekly(ansible, tmp_path, logs, check):
+def weekly(ansible, tmp_path, logs, check, **extra):
     inventory = write_inventory(tmp_path / 'inventory.yml', {})
     return ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
-                            check=check, extra_vars={
+                            check=check, extra_vars=dict({
                                 'maintenance_log_paths': [str(logs)],
-                                'maintenance_report_dir': str(tmp_path / 'reports')})
+                                'maintenance_report_dir': str(tmp_path / 'reports')}, **extra))
 
 
 def test_log_cleanup_dry_run_in_check_mode(ansible, tmp_path, logs):
     before = tree(logs)
-    result = weekly(ansible, tmp_path, logs, check=True)
+    result = weekly(ansible, tmp_path, logs, check=True,
+                    maintenance_log_patterns=['*.log', '*.log.[0-9]*', '*.gz'])
     assert result.rc == 0, failures(result)
     assert tree(logs) == before
     cleanup = result.task('Remove logs older than the limit (lists them in check mode)')
@@ -80,12 +81,21 @@ def test_weekly_with_postgres_in_check_mode_changes_nothing(
 
 
 def test_log_cleanup_removes_only_old_logs(ansible, tmp_path, logs):
+    # by default rotated files are logrotate's to expire (its policies keep them 30 days)
     result = weekly(ansible, tmp_path, logs, check=False)
     assert result.rc == 0, failures(result)
-    assert sorted(p.name for p in logs.iterdir()) == ['fresh.log', 'notes.txt']
+    assert sorted(p.name for p in logs.iterdir()) == ['app.log.1', 'app.log.2.gz', 'fresh.log',
+                                                      'notes.txt']
     report = json.loads((tmp_path / 'reports' / 'weekly_maintenance.json').read_text())
     cell = report['hosts'][0]['results']['log_cleanup']
-    assert cell['status'] == 'OK' and cell['checks'][0]['value'] == 3
+    assert cell['status'] == 'OK' and cell['checks'][0]['value'] == 1
+
+
+def test_log_cleanup_rotated_files_when_told(ansible, tmp_path, logs):
+    result = weekly(ansible, tmp_path, logs, check=False,
+                    maintenance_log_patterns=['*.log', '*.log.[0-9]*', '*.gz'])
+    assert result.rc == 0, failures(result)
+    assert sorted(p.name for p in logs.iterdir()) == ['fresh.log', 'notes.txt']
 
 
 def test_security_audit_findings(ansible, tmp_path):

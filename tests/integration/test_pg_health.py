@@ -70,7 +70,8 @@ def test_monitor_role_runs_every_check(ansible, pg_cluster):
     assert server['version_num'] == version_num
     assert check(result, 'version')['value'] == version_num // 10000
     assert check(result, 'in_recovery')['value'] == 0
-    expected = {'connection_time', 'version', 'uptime', 'in_recovery', 'backends', 'backends_state',
+    expected = {'connection_time', 'version', 'uptime', 'in_recovery', 'backends', 'backends_count',
+                'backends_state',
                 'idle_in_transaction', 'transaction_age', 'query_time', 'lock_waits',
                 'lock_wait_time', 'wraparound', 'replicas', 'replication_slots_inactive',
                 'archive_failing', 'archive_ready', 'cache_hit_ratio', 'database_size',
@@ -323,6 +324,8 @@ def test_connections_near_max_connections(ansible, small_cluster):
     backends = check(result, 'backends')
     # 8 held + the module's own = 9 of 10.
     assert backends['value'] == 90.0 and backends['status'] == 'OK'
+    assert check(result, 'backends_count')['value'] == 9
+    assert check(result, 'backends_count')['status'] == 'OK'
     assert check(result, 'backends_state', target='idle')['value'] == 8
     assert check(result, 'backends_state', target='active')['value'] == 1
     held = [small_cluster.connect() for dummy in range(9)]
@@ -336,6 +339,23 @@ def test_connections_near_max_connections(ansible, small_cluster):
     assert 'critical 95' in backends['message']
     assert result['details']['backends'] == {'total': 10, 'max_connections': 10,
                                              'by_state': {'active': 1, 'idle': 9}}
+
+
+def test_connections_as_a_count(ansible, small_cluster):
+    # seed 003 alerts above 50 connections; here the same rule scaled to the small server: above 5
+    held = [small_cluster.connect() for dummy in range(6)]
+    try:
+        result = health(ansible, small_cluster, monitor=False, checks=['backends'], fail_on='never',
+                        thresholds={'backends_count': {'warning': '5', 'critical': '8'}})
+    finally:
+        for conn in held:
+            conn.close()
+    count = check(result, 'backends_count')
+    assert count['value'] == 7 and count['unit'] == 'count'
+    assert count['status'] == 'WARNING', count
+    assert 'warning 5' in count['message']
+    # the percentage is judged on its own bands: 70 % is below 90
+    assert check(result, 'backends')['status'] == 'OK'
 
 
 def test_server_stopped(ansible, small_cluster):

@@ -10,7 +10,9 @@ counts and the backup_verify module. The timer itself is exercised in the molecu
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -52,9 +54,23 @@ def setup(pg_cluster, tmp_path_factory):
         'postgres_backup_lib_dir': str(root / 'lib'),
         'postgres_backup_command': str(root / 'sbin' / 'fleetops-pg-backup'),
         'postgres_backup_config_file': str(root / 'etc' / 'postgres_backup.json'),
+        'postgres_backup_metric_dir': str(root / 'textfile'),
     }
     (root / 'sbin').mkdir()
+    (root / 'textfile').mkdir()
     return root, variables, pg_cluster
+
+
+def metric(directory):
+    """{(metric name, set): value} of the textfile the backup runs write."""
+    samples = {}
+    for line in (directory / 'fleetops_backup.prom').read_text().splitlines():
+        match = re.match(r'^(fleetops_backup_[a-z_]+)\{set="([^"]+)"\} (\S+)$', line)
+        if match:
+            samples[(match.group(1), match.group(2))] = float(match.group(3))
+        else:
+            assert line.startswith('# HELP ') or line.startswith('# TYPE '), line
+    return samples
 
 
 def apply(ansible, variables, check=False):
@@ -88,7 +104,9 @@ def test_converge_and_idempotence(ansible, setup):
     backups = root / 'backups'
     assert stat.S_IMODE(backups.stat().st_mode) == 0o700
     config = json.loads(Path(variables['postgres_backup_config_file']).read_text())
-    assert config['databases'] == ['pb_shop', 'pb_crm']
+    # the single-backup variables are one set, "default", in the backup directory itself
+    assert [(s['name'], s['dir'], s['databases']) for s in config['sets']] == [
+        ('default', str(backups), ['pb_shop', 'pb_crm'])]
     assert cluster.superuser_password not in json.dumps(config)
     passfile = Path(config['passfile'])
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
@@ -132,6 +150,13 @@ def test_backup_run_writes_verified_dumps(ansible, setup):
     verify = json.loads((backups / 'last_verify.json').read_text())
     assert verify['status'] == 'OK'
     assert len(verify['results']) == 3
+    # the freshness metric of the contract, from the verified run: the default set is daily
+    samples = metric(root / 'textfile')
+    assert samples == {
+        ('fleetops_backup_last_success_timestamp_seconds', 'default'): round(verify['time'], 3),
+        ('fleetops_backup_max_age_seconds', 'default'): 86400 + 3600}
+    assert stat.S_IMODE((root / 'textfile' / 'fleetops_backup.prom').stat().st_mode) == 0o644
+    assert [p.name for p in (root / 'textfile').iterdir()] == ['fleetops_backup.prom']
 
     # the module agrees with the run's own verification
     result = ansible.module('fleetops.runbook.backup_verify', {
@@ -168,7 +193,8 @@ def test_failure_is_loud_and_deletes_nothing(setup):
     shutil.copy(sorted(backups.glob('pb_shop_2*.dump'))[-1], old)
     config_file = Path(variables['postgres_backup_config_file'])
     config = json.loads(config_file.read_text())
-    broken = dict(config, databases=['pb_shop', 'pb_missing_db'])
+    before = (root / 'textfile' / 'fleetops_backup.prom').read_text()
+    broken = dict(config, sets=[dict(config['sets'][0], databases=['pb_shop', 'pb_missing_db'])])
     broken_file = root / 'broken.json'
     broken_file.write_text(json.dumps(broken))
     proc = subprocess.run(['python3', variables['postgres_backup_command'], '--config',
@@ -177,6 +203,8 @@ def test_failure_is_loud_and_deletes_nothing(setup):
     assert 'pb_missing_db' in proc.stdout
     assert 'BACKUP FAILED' in proc.stdout
     assert old.exists(), 'retention must not run after a failed backup'
+    assert (root / 'textfile' / 'fleetops_backup.prom').read_text() == before, \
+        'a failed run must not refresh the metric'
 
 
 def test_check_config_rejects_bad_files(setup):
@@ -202,3 +230,102 @@ def test_bad_variables_fail_before_changing_anything(ansible, setup):
     assert result.rc != 0
     assert 'postgres_backup_port' in result.stdout
     assert not (root / 'never').exists()
+
+
+def stamp(days_ago):
+    when = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago)
+    return when.strftime('%Y%m%dT%H%M%SZ')
+
+
+def test_two_sets_with_their_own_schedules_and_retentions(ansible, setup, tmp_path):
+    root, variables, dummy = setup
+    sets = dict(variables, **{
+        'postgres_backup_dir': str(tmp_path / 'sets'),
+        'postgres_backup_config_file': str(tmp_path / 'etc' / 'postgres_backup.json'),
+        'postgres_backup_sets': [
+            {'name': 'data', 'on_calendar': '*-*-* *:00:00', 'retention_days': 2,
+             'databases': ['pb_shop'], 'config_paths': [], 'rpo': '2h'},
+            {'name': 'config', 'on_calendar': '*-*-* 02:00:00', 'retention_days': 30, 'dump': False,
+             'config_archive_name': 'nginx', 'config_paths': [str(root / 'nginx')]},
+        ]})
+    result = apply(ansible, sets)
+    assert result.rc == 0, result
+    again = apply(ansible, sets)
+    assert again.stats['localhost']['changed'] == 0, [
+        t['task']['name'] for t in again.tasks if t['hosts']['localhost'].get('changed')]
+    data, config = tmp_path / 'sets' / 'data', tmp_path / 'sets' / 'config'
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700 and config.is_dir()
+    # an older backup in each set: 3 days is past the data set's 2, within the config set's 30
+    newest = {}
+    for name, directory, pattern in (('data', data, 'pb_shop_%s.dump'),
+                                     ('config', config, 'nginx_%s.tar.gz')):
+        proc = subprocess.run(['python3', sets['postgres_backup_command'], '--config',
+                               sets['postgres_backup_config_file'], '--set', name],
+                              capture_output=True, text=True, check=False, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert 'backup complete: set %s' % name in proc.stdout
+        verify = json.loads((directory / 'last_verify.json').read_text())
+        assert verify['set'] == name and verify['status'] == 'OK'
+        newest[name] = verify['time']
+        written = [p for p in directory.iterdir() if p.suffix in ('.dump', '.gz')]
+        assert len(written) == 1, written
+        old = directory / (pattern % stamp(3))
+        for suffix in ('', '.sha256'):
+            shutil.copy(str(written[0]) + suffix, str(old) + suffix)
+    assert not list(data.glob('*.tar.gz')) and not list(config.glob('*.dump'))
+    for name in ('data', 'config'):
+        proc = subprocess.run(['python3', sets['postgres_backup_command'], '--config',
+                               sets['postgres_backup_config_file'], '--set', name],
+                              capture_output=True, text=True, check=False, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(list(data.glob('pb_shop_*.dump'))) == 2, 'the 3-day-old dump is past 2 days'
+    assert len(list(config.glob('nginx_*.tar.gz'))) == 3, 'the config set keeps 30 days'
+    # both sets in the one metric file, each with the allowed age its schedule gives
+    samples = metric(root / 'textfile')
+    assert samples[('fleetops_backup_max_age_seconds', 'data')] == 3600 + 3600
+    assert samples[('fleetops_backup_max_age_seconds', 'config')] == 86400 + 3600
+    for name in ('data', 'config'):
+        last = json.loads(((tmp_path / 'sets' / name) / 'last_verify.json').read_text())['time']
+        assert samples[('fleetops_backup_last_success_timestamp_seconds', name)] == round(last, 3)
+        assert last > newest[name]
+
+
+def test_a_schedule_that_cannot_meet_the_rpo_is_refused(ansible, setup, tmp_path):
+    root, variables, dummy = setup
+    bad = dict(variables, postgres_backup_dir=str(tmp_path / 'never'),
+               postgres_backup_sets=[{'name': 'data', 'on_calendar': '*-*-* 03:00:00', 'rpo': '1h'}])
+    result = apply(ansible, bad)
+    assert result.rc != 0
+    assert 'set data (*-*-* 03:00:00) runs only every 24.0 h' in result.stdout
+    assert 'cannot meet the RPO of 60.0 min' in result.stdout
+    assert not (tmp_path / 'never').exists()
+
+
+def test_run_now_sends_the_backup_completed_notice(ansible, setup, tmp_path):
+    from . import slack_receiver
+    root, variables, dummy = setup
+    hook = slack_receiver.SlackReceiver().start()
+    try:
+        notify = {'channels': ['slack'], 'state_path': str(tmp_path / 'notify.json'),
+                  'slack': {'webhook_url': hook.url, 'allow_insecure_http': True}}
+        result = apply(ansible, dict(variables, postgres_backup_run_now_enabled=True,
+                                     postgres_backup_notify=notify))
+        assert result.rc == 0, result
+        assert result.task("Run each set's backup command")['results'][0]['rc'] == 0
+        assert len(hook.payloads) == 1
+        sent = json.dumps(hook.payloads[0])
+        assert 'Backup completed on localhost' in sent and 'default' in sent
+        # a run that fails says so, loudly, and fails the play
+        hook.reset()
+        broken = dict(variables, postgres_backup_run_now_enabled=True, postgres_backup_notify=notify,
+                      postgres_backup_databases=['pb_no_such_db'],
+                      postgres_backup_dir=str(tmp_path / 'broken'),
+                      postgres_backup_config_file=str(tmp_path / 'etc' / 'broken.json'))
+        result = apply(ansible, broken)
+        assert result.rc != 0
+        assert 'the backup run failed' in result.stdout
+        assert len(hook.payloads) == 1
+        sent = json.dumps(hook.payloads[0])
+        assert 'Backup FAILED on localhost' in sent and 'pb_no_such_db' in sent
+    finally:
+        hook.stop()

@@ -78,11 +78,28 @@ def test_timer_enabled_and_active_daily_at_three(host):
     assert "OnCalendar=*-*-* 03:00:00" in unit.content_string
 
 
+def test_units_of_sets_no_longer_configured_are_removed(host):
+    assert not host.file("/etc/systemd/system/fleetops-pg-backup-old.timer").exists
+    # a unit of the same name pattern that the role did not write is left alone
+    assert host.file("/etc/systemd/system/fleetops-pg-backup-foreign.timer").exists
+
+
 def test_service_run_succeeds(host, backup_run):
     assert backup_run["rc"] == 0, backup_run["stderr"]
     assert unit_property(host, SERVICE, "Result") == "success"
     assert unit_property(host, SERVICE, "ExecMainStatus") == "0"
     assert unit_property(host, SERVICE, "User") == "postgres"
+
+
+def test_freshness_metric_written_by_the_post_step(host, backup_run):
+    # the backups run as postgres, which cannot write node exporter's directory: the service's
+    # post step writes the set's samples as root, from the run's own verification
+    prom = host.file("/var/lib/prometheus/node-exporter/fleetops_backup.prom")
+    assert prom.is_file and prom.user == "root" and prom.mode == 0o644
+    verified = json.loads(host.file(BACKUP_DIR + "/last_verify.json").content_string)
+    lines = prom.content_string.splitlines()
+    assert 'fleetops_backup_max_age_seconds{set="default"} 90000' in lines
+    assert 'fleetops_backup_last_success_timestamp_seconds{set="default"} %.3f' % verified["time"] in lines
 
 
 def test_backup_directory_and_file_modes(host, backup_run):

@@ -1,15 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Dump PostgreSQL databases, archive configuration, verify, apply retention.
+"""Dump PostgreSQL databases, archive configuration, verify, apply retention, per backup set.
 
 Installed by the fleetops.runbook.postgres_backup role as fleetops-pg-backup (with a first line
-naming postgres_backup_python) and run by its systemd timer. The verification is the collection's
-own engine (the code behind the backup_verify module), installed next to this script by the role,
-so the host needs no Ansible and no database driver.
+naming postgres_backup_python) and run by one systemd timer per backup set. The verification is the
+collection's own engine (the code behind the backup_verify module), installed next to this script
+by the role, so the host needs no Ansible and no database driver.
 
-    fleetops-pg-backup --config /etc/fleetops/postgres_backup.json
+    fleetops-pg-backup --config /etc/fleetops/postgres_backup.json [--set NAME]
+    fleetops-pg-backup --config FILE --set NAME --metric   # (re)write the set's freshness metric
     fleetops-pg-backup --check-config FILE     # validate a configuration, change nothing
+
+Without --set every set of the configuration runs, one after the other. Each set writes into its
+own directory with its own retention. After a run whose files all verified, the set's line of the
+node exporter textfile metric (metric_dir/fleetops_backup.prom) is rewritten atomically:
+fleetops_backup_last_success_timestamp_seconds{set=...} and fleetops_backup_max_age_seconds{set=...}.
+When the backup account cannot write metric_dir, the service's post step (--metric, as root) does.
+
+With ``container`` set, the server runs in that container: psql and pg_dump are the container's
+own, run through ``docker exec``; the dump streams to the backup directory on the host.
 
 Exit codes: 0 every backup written and verified (OK or WARNING); 1 a backup failed or
 verification found a CRITICAL/UNKNOWN problem; 2 bad configuration.
@@ -17,6 +27,7 @@ verification found a CRITICAL/UNKNOWN problem; 2 bad configuration.
 
 import argparse
 import datetime
+import fcntl
 import glob
 import hashlib
 import json
@@ -30,18 +41,44 @@ import time
 LIB_DIR = os.environ.get('FLEETOPS_RUNBOOK_LIB', '/usr/local/lib/fleetops-runbook')
 
 CONFIG_KEYS = {
-    'backup_dir': str, 'databases': list, 'exclude_databases': list, 'host': str, 'port': int,
+    'sets': list, 'exclude_databases': list, 'host': str, 'port': int,
     'user': str, 'passfile': (str, type(None)), 'dump_options': list, 'compression': (int, type(None)),
-    'row_counts': bool, 'config_paths': list, 'config_archive_name': str,
-    'retention_days': int, 'retention_count': int, 'verify': bool, 'verify_max_age': str,
-    'lib_dir': str, 'bin_dir': (str, type(None)),
+    'row_counts': bool, 'verify': bool, 'verify_max_age': (str, type(None)),
+    'lib_dir': str, 'bin_dir': (str, type(None)), 'metric_dir': (str, type(None)),
+    'container': (str, type(None)), 'container_user': (str, type(None)),
+}
+SET_KEYS = {
+    'name': str, 'dir': str, 'dump': bool, 'databases': list, 'config_paths': list,
+    'config_archive_name': str, 'retention_days': int, 'retention_count': int,
+    'max_age_seconds': int,
 }
 NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+METRIC_FILE = 'fleetops_backup.prom'
+METRICS = (
+    ('fleetops_backup_last_success_timestamp_seconds',
+     'Time of the last backup run of the set whose files all verified (unix seconds).'),
+    ('fleetops_backup_max_age_seconds',
+     'Age the newest verified backup of the set may reach (its schedule\'s interval and grace).'),
+)
+SAMPLE_RE = re.compile(r'^(fleetops_backup_[a-z_]+)\{set="([A-Za-z0-9_.-]+)"\} (\S+)$')
 STAMP_RE = re.compile(r'_(\d{8}T\d{6}Z)\.(dump|tar\.gz)$')
 
 
 class ConfigError(ValueError):
     pass
+
+
+def check_keys(where, mapping, keys):
+    if not isinstance(mapping, dict):
+        raise ConfigError('%s must be a JSON object' % where)
+    for key, kind in keys.items():
+        if key not in mapping:
+            raise ConfigError('%s: %s is missing' % (where, key))
+        if not isinstance(mapping[key], kind) or isinstance(mapping[key], bool) and kind is int:
+            raise ConfigError('%s: %s has the wrong type' % (where, key))
+    unknown = sorted(set(mapping) - set(keys))
+    if unknown:
+        raise ConfigError('%s: unknown keys %s' % (where, ', '.join(unknown)))
 
 
 def load_config(path):
@@ -50,26 +87,57 @@ def load_config(path):
             config = json.load(handle)
     except (OSError, ValueError) as exc:
         raise ConfigError('%s: cannot read the configuration: %s' % (path, exc))
-    if not isinstance(config, dict):
-        raise ConfigError('%s: the configuration must be a JSON object' % path)
-    for key, kind in CONFIG_KEYS.items():
-        if key not in config:
-            raise ConfigError('%s: %s is missing' % (path, key))
-        if not isinstance(config[key], kind) or isinstance(config[key], bool) and kind is int:
-            raise ConfigError('%s: %s has the wrong type' % (path, key))
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise ConfigError('%s: unknown keys %s' % (path, ', '.join(unknown)))
-    if not os.path.isabs(config['backup_dir']):
-        raise ConfigError('%s: backup_dir must be an absolute path' % path)
-    if config['retention_days'] < 1 or config['retention_count'] < 1:
-        raise ConfigError('%s: retention_days and retention_count must be at least 1' % path)
-    if not NAME_RE.match(config['config_archive_name']):
-        raise ConfigError('%s: config_archive_name may hold letters, digits, _ . - only' % path)
-    for item in config['config_paths']:
-        if not isinstance(item, str) or not os.path.isabs(item):
-            raise ConfigError('%s: config_paths must be absolute paths' % path)
+    check_keys(path, config, CONFIG_KEYS)
+    if not config['sets']:
+        raise ConfigError('%s: sets: at least one backup set is needed' % path)
+    names = set()
+    dirs = set()
+    for index, item in enumerate(config['sets']):
+        where = '%s: set %d' % (path, index + 1)
+        check_keys(where, item, SET_KEYS)
+        if not NAME_RE.match(item['name']) or item['name'] in names:
+            raise ConfigError('%s: name must be unique, letters, digits, _ . - only' % where)
+        names.add(item['name'])
+        if not os.path.isabs(item['dir']) or item['dir'] in dirs:
+            raise ConfigError('%s: dir must be an absolute path of its own' % where)
+        dirs.add(item['dir'])
+        if item['retention_days'] < 1 or item['retention_count'] < 1 or item['max_age_seconds'] < 1:
+            raise ConfigError('%s: retention_days, retention_count and max_age_seconds must be at '
+                              'least 1' % where)
+        if not NAME_RE.match(item['config_archive_name']):
+            raise ConfigError('%s: config_archive_name may hold letters, digits, _ . - only' % where)
+        for entry in item['config_paths']:
+            if not isinstance(entry, str) or not os.path.isabs(entry):
+                raise ConfigError('%s: config_paths must be absolute paths' % where)
+        if not item['dump'] and not item['config_paths']:
+            raise ConfigError('%s: the set writes nothing (no dump, no config_paths)' % where)
+    if config['metric_dir'] is not None and not os.path.isabs(config['metric_dir']):
+        raise ConfigError('%s: metric_dir must be an absolute path' % path)
+    if config['container'] is not None and not NAME_RE.match(config['container']):
+        raise ConfigError('%s: container must be a container name (letters, digits, _ . -)' % path)
     return config
+
+
+def read_password(passfile):
+    """The password of a one-line pgpass file as the role writes it (``*:*:*:user:password``)."""
+    with open(passfile) as handle:
+        line = handle.readline().rstrip('\n')
+    fields = []
+    current = ''
+    escaped = False
+    for char in line:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == '\\':
+            escaped = True
+        elif char == ':':
+            fields.append(current)
+            current = ''
+        else:
+            current += char
+    fields.append(current)
+    return fields[4] if len(fields) == 5 else None
 
 
 def log(message):
@@ -89,31 +157,53 @@ def run_command(args, environ_update=None, pass_fds=(), before_communicate_callb
     return proc.returncode, out, err
 
 
+PG_ENV = ('PGHOST', 'PGPORT', 'PGUSER', 'PGAPPNAME', 'PGCONNECT_TIMEOUT', 'PGPASSWORD')
+
+
 class Backup:
-    def __init__(self, config):
+    def __init__(self, config, backup_set):
         self.config = config
+        self.set = backup_set
         self.env = dict(os.environ, PGHOST=config['host'], PGPORT=str(config['port']),
                         PGUSER=config['user'], PGAPPNAME='fleetops_pg_backup',
                         PGCONNECT_TIMEOUT='30')
         if config['passfile']:
-            self.env['PGPASSFILE'] = config['passfile']
+            if config['container']:
+                # the password file is on the host; docker exec -e NAME passes the value from
+                # this environment, never on a command line
+                password = read_password(config['passfile'])
+                if password is not None:
+                    self.env['PGPASSWORD'] = password
+            else:
+                self.env['PGPASSFILE'] = config['passfile']
         self.failures = []
 
     def tool(self, name):
+        """The command line of a client program: on the host, or in the container."""
+        if self.config['container']:
+            cmd = ['docker', 'exec', '-i']
+            if self.config['container_user']:
+                cmd += ['-u', self.config['container_user']]
+            for key in PG_ENV:
+                if key in self.env:
+                    cmd += ['-e', key]
+            return cmd + [self.config['container'], name]
         if self.config['bin_dir']:
-            return os.path.join(self.config['bin_dir'], name)
-        return name
+            return [os.path.join(self.config['bin_dir'], name)]
+        return [name]
 
     def psql(self, sql, database='postgres'):
-        proc = subprocess.run([self.tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-                               '-d', database, '-c', sql], env=self.env, capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(self.tool('psql') + ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+                                                   '-d', database, '-c', sql], env=self.env,
+                              capture_output=True, stdin=subprocess.DEVNULL, text=True, check=False)
         if proc.returncode:
             raise RuntimeError('psql: %s' % proc.stderr.strip())
         return proc.stdout
 
     def databases(self):
-        wanted = self.config['databases']
+        if not self.set['dump']:
+            return []
+        wanted = self.set['databases']
         if not wanted:
             out = self.psql('SELECT datname FROM pg_database WHERE NOT datistemplate AND '
                             'datallowconn ORDER BY 1')
@@ -122,12 +212,12 @@ class Backup:
 
     def dump(self, database, stamp):
         """pg_dump -Fc in the snapshot in which every table's rows are counted."""
-        directory = self.config['backup_dir']
+        directory = self.set['dir']
         final = os.path.join(directory, '%s_%s.dump' % (database, stamp))
         partial = final + '.partial'
         started = datetime.datetime.now(datetime.timezone.utc)
         session = subprocess.Popen(
-            [self.tool('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', database],
+            self.tool('psql') + ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', database],
             env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
         try:
@@ -140,13 +230,23 @@ class Backup:
             if not snapshot:
                 raise RuntimeError('cannot open a snapshot in %s: %s' % (
                     database, session.stderr.read().strip()))
-            cmd = [self.tool('pg_dump'), '-Fc', '--snapshot', snapshot, '-f', partial]
+            cmd = self.tool('pg_dump') + ['-Fc', '--snapshot', snapshot]
             if self.config['compression'] is not None:
                 cmd += ['-Z', str(self.config['compression'])]
             cmd += self.config['dump_options'] + ['-d', database]
-            proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False)
+            if self.config['container']:
+                # pg_dump in the container streams the dump to a file on the host
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, 'wb') as out:
+                    proc = subprocess.run(cmd, env=self.env, stdout=out, stderr=subprocess.PIPE,
+                                          stdin=subprocess.DEVNULL, check=False)
+            else:
+                proc = subprocess.run(cmd[:-2] + ['-f', partial] + cmd[-2:], env=self.env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL, check=False)
             if proc.returncode:
-                raise RuntimeError('pg_dump %s: %s' % (database, proc.stderr.strip()))
+                raise RuntimeError('pg_dump %s: %s' % (
+                    database, proc.stderr.decode('utf-8', 'replace').strip()))
             counts = self.count_rows(session) if self.config['row_counts'] else {}
             session.stdin.write('COMMIT;\n')
             session.stdin.close()
@@ -203,11 +303,11 @@ class Backup:
         raise RuntimeError('the counting session ended early: %s' % session.stderr.read().strip())
 
     def archive_config(self, stamp):
-        paths = self.config['config_paths']
+        paths = self.set['config_paths']
         if not paths:
             return None
-        final = os.path.join(self.config['backup_dir'], '%s_%s.tar.gz' % (
-            self.config['config_archive_name'], stamp))
+        final = os.path.join(self.set['dir'], '%s_%s.tar.gz' % (
+            self.set['config_archive_name'], stamp))
         partial = final + '.partial'
         with tarfile.open(partial, 'w:gz') as archive:
             for path in paths:
@@ -230,18 +330,19 @@ class Backup:
             Verifier)
         status = 'OK'
         results = []
+        max_age = self.config['verify_max_age'] or self.set['max_age_seconds']
         for path in written:
             report, extra = Verifier({'path': path, 'latest': 1, 'checksum_missing': 'critical',
-                                      'max_age': self.config['verify_max_age']},
+                                      'max_age': max_age},
                                      run_command=run_command).result()
             log('verify %s: %s' % (path, report.summary()))
             results.append({'path': path, 'status': report.status, 'summary': report.summary(),
                             'backups': extra['backups']})
             if report.status in ('CRITICAL', 'UNKNOWN'):
                 status = report.status
-        write_file(os.path.join(self.config['backup_dir'], 'last_verify.json'),
-                   json.dumps({'status': status, 'time': time.time(), 'results': results},
-                              indent=2) + '\n')
+        write_file(os.path.join(self.set['dir'], 'last_verify.json'),
+                   json.dumps({'set': self.set['name'], 'status': status, 'time': time.time(),
+                               'results': results}, indent=2) + '\n')
         return status
 
     def retention(self):
@@ -252,7 +353,7 @@ class Backup:
         """
         now = time.time()
         series = {}
-        for path in glob.glob(os.path.join(self.config['backup_dir'], '*')):
+        for path in glob.glob(os.path.join(self.set['dir'], '*')):
             match = STAMP_RE.search(os.path.basename(path))
             if match:
                 key = os.path.basename(path)[:match.start()]
@@ -265,8 +366,8 @@ class Backup:
                     continue
                 taken = datetime.datetime.strptime(stamp, '%Y%m%dT%H%M%SZ').replace(
                     tzinfo=datetime.timezone.utc).timestamp()
-                too_old = now - taken > self.config['retention_days'] * 86400
-                if too_old or index >= self.config['retention_count']:
+                too_old = now - taken > self.set['retention_days'] * 86400
+                if too_old or index >= self.set['retention_count']:
                     for extra in ('', '.sha256', '.manifest.json'):
                         if os.path.exists(path + extra):
                             os.unlink(path + extra)
@@ -277,9 +378,16 @@ class Backup:
 
     def run(self):
         os.umask(0o077)
-        directory = self.config['backup_dir']
+        log('set %s: backing up into %s' % (self.set['name'], self.set['dir']))
+        directory = self.set['dir']
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+        # a second run within the same second (by hand, next to the timer) waits for a stamp of
+        # its own rather than replace the files of the first
+        while True:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+            if not glob.glob(os.path.join(glob.escape(directory), '*_%s.*' % stamp)):
+                break
+            time.sleep(0.2)
         written = []
         for database in self.databases():
             try:
@@ -300,8 +408,68 @@ class Backup:
                 % (len(self.failures), status))
             return 1
         self.retention()
-        log('backup complete: %d files written and verified (%s)' % (len(written), status))
+        log('backup complete: set %s, %d files written and verified (%s)' % (
+            self.set['name'], len(written), status))
+        metric_dir = self.config['metric_dir']
+        if metric_dir and os.path.isdir(metric_dir) and os.access(metric_dir, os.W_OK):
+            write_metric(metric_dir, self.set)
         return 0
+
+
+def write_metric(metric_dir, backup_set):
+    """Rewrite the set's samples of fleetops_backup.prom from its last verified run.
+
+    The time is the one last_verify.json of the set's directory records, and only a run whose
+    verification passed counts; the other sets' samples are kept. The file is replaced atomically
+    (a temporary file renamed over it) under a lock on the directory, so sets finishing together
+    do not lose each other's lines and the collector never reads half a file.
+    """
+    if not metric_dir or not os.path.isdir(metric_dir):
+        log('no metric written: the textfile directory %s does not exist' % metric_dir)
+        return False
+    try:
+        with open(os.path.join(backup_set['dir'], 'last_verify.json')) as handle:
+            last = json.load(handle)
+        verified_at = float(last['time'])
+        passed = last['status'] in ('OK', 'WARNING') and last.get('set') == backup_set['name']
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log('no metric written for set %s: no verified run recorded (%s)' % (backup_set['name'], exc))
+        return False
+    if not passed:
+        log('no metric written for set %s: its last verification was %s' % (
+            backup_set['name'], last.get('status')))
+        return False
+    target = os.path.join(metric_dir, METRIC_FILE)
+    lock = os.open(metric_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        samples = {}
+        try:
+            with open(target) as handle:
+                for line in handle:
+                    match = SAMPLE_RE.match(line.strip())
+                    if match:
+                        samples[(match.group(1), match.group(2))] = match.group(3)
+        except OSError:
+            pass
+        samples[(METRICS[0][0], backup_set['name'])] = '%.3f' % verified_at
+        samples[(METRICS[1][0], backup_set['name'])] = '%d' % backup_set['max_age_seconds']
+        lines = []
+        for metric, text in METRICS:
+            lines += ['# HELP %s %s' % (metric, text), '# TYPE %s gauge' % metric]
+            lines += ['%s{set="%s"} %s' % (metric, name, value)
+                      for (key, name), value in sorted(samples.items()) if key == metric]
+        tmp = '%s.%d.tmp' % (target, os.getpid())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, 'w') as handle:
+            handle.write('\n'.join(lines) + '\n')
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, target)
+    finally:
+        os.close(lock)
+    log('metric written: set %s verified at %.0f, max age %d s, in %s' % (
+        backup_set['name'], verified_at, backup_set['max_age_seconds'], target))
+    return True
 
 
 def write_file(path, text):
@@ -316,15 +484,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', default='/etc/fleetops/postgres_backup.json')
     parser.add_argument('--check-config', metavar='FILE')
+    parser.add_argument('--set', help='run only this backup set')
+    parser.add_argument('--metric', action='store_true',
+                        help='only write the set\'s metric from its last verified run')
     args = parser.parse_args()
     try:
         config = load_config(args.check_config or args.config)
+        chosen = [s for s in config['sets'] if args.set in (None, s['name'])]
+        if not chosen:
+            raise ConfigError('--set: no set named %s (sets: %s)' % (
+                args.set, ', '.join(s['name'] for s in config['sets'])))
     except ConfigError as exc:
         print('fleetops-pg-backup: %s' % exc, file=sys.stderr)
         return 2
     if args.check_config:
         return 0
-    return Backup(config).run()
+    if args.metric:
+        for backup_set in chosen:
+            write_metric(config['metric_dir'], backup_set)
+        return 0
+    rc = 0
+    for backup_set in chosen:
+        rc = max(rc, Backup(config, backup_set).run())
+    return rc
 
 
 if __name__ == '__main__':
