@@ -57,7 +57,7 @@ def _mapping(name, value, errors):
     if value is None:
         return {}
     if not isinstance(value, dict):
-        errors.append('%s: expected a mapping, got %r' % (name, _short(value)))
+        errors.append('%s: expected a mapping, got %s' % (name, _short(value)))
         return {}
     return value
 
@@ -66,13 +66,13 @@ def _entries(name, value, errors):
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.append('%s: expected a list, got %r' % (name, _short(value)))
+        errors.append('%s: expected a list, got %s' % (name, _short(value)))
         return []
     return value
 
 
 def _short(value, limit=80):
-    text = repr(value) if not isinstance(value, str) else value
+    text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
@@ -84,7 +84,7 @@ def _port(name, value, errors):
     except (TypeError, ValueError):
         port = None
     if port is None or not 1 <= port <= 65535:
-        errors.append('%s: %r is not a port; use a number from 1 to 65535' % (name, _short(value)))
+        errors.append('%s: %s is not a port; use a number from 1 to 65535' % (name, _short(value)))
 
 
 def threshold_errors(variables):
