@@ -230,6 +230,16 @@ def test_reports_are_kept_on_the_reports_host(ansible, tmp_path):
     assert changed <= {'Copy the report and its page', 'Copy the dated copy to the history'}, changed
     assert 'Copy the dated copy to the history' in changed
 
+    # The monthly capacity trend, in yet another fresh directory, reads the history kept there.
+    monthly_dir = tmp_path / 'monthly'
+    monthly = ansible.playbook(REPO / 'playbooks' / 'monthly_maintenance.yml', inventory=path, args=['--tags', 'capacity'],
+                               extra_vars={'daily_checks_report_host': 'reports', 'daily_checks_report_host_dir': str(kept),
+                                           'maintenance_hosts': 'web', 'maintenance_report_dir': str(monthly_dir),
+                                           'ansible_become': False})
+    assert monthly.rc == 0, monthly
+    # ... fetched into the history directory the capacity trend reads (maintenance_report_dir/history).
+    assert sorted(p.name for p in (monthly_dir / 'history').iterdir()) == history
+
     # A directory the daily checks did not write is refused; nothing in it is replaced.
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
