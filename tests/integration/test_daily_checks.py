@@ -244,7 +244,9 @@ def test_reports_are_kept_on_the_reports_host(ansible, tmp_path):
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
     (foreign / 'daily_checks.json').write_text('mine')
-    refused = run(ansible, path, tmp_path / 'job3', **dict(variables, daily_checks_report_host_dir=str(foreign)))
+    foreign_vars = dict(variables)
+    foreign_vars['daily_checks_report_host_dir'] = str(foreign)
+    refused = run(ansible, path, tmp_path / 'job3', **foreign_vars)
     assert refused.rc != 0
     msg = once(refused, 'Refuse a reports directory that holds other files')['msg']
     assert str(foreign) in msg and 'no .fleetops-reports marker' in msg
