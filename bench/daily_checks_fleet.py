@@ -1,20 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: the daily checks of a fleet against Ansible's own per-host floor.
+"""Benchmark: the daily checks of a fleet against Ansible's own per-host floor, through
+ansible-runner (the way AWX runs a job).
 
-An inventory of N hosts, all this machine over the local connection, runs three plays, each as
-one ansible-playbook process, interleaved, several times:
+For each fleet size (default 50 and 200 hosts, all this machine over the local connection), two
+jobs run through ansible_runner.run with the same settings (private data dir, inventory,
+environment), interleaved, several times:
 
-  floor          ansible.builtin.ping on every host (what any playbook costs per host)
-  resource_check the module alone on every host
+  floor          ansible.builtin.ping on every host (what any job costs per host)
   daily_checks   playbooks/daily_checks.yml with the resource column, writing the fleet report
 
-Prints the median wall time of each, per host, and the ratios: what the role adds over the
-module (skipped columns, the report of N hosts), and the whole against the floor. Goal: the
-daily checks cost little more than the floor plus the module itself.
+Prints the median wall time of each, per host, the ratio daily_checks / floor, and the time the
+fleet report took to build (its task's duration in the job events) per host, which should stay
+flat from the smallest to the largest fleet. Timings are printed, never asserted.
 
-    python bench/daily_checks_fleet.py [--hosts 100] [--repeat 3]
+    python bench/daily_checks_fleet.py [--hosts 50 200] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import ansible_runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,59 +41,69 @@ def write_inventory(path, count):
         'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}))
 
 
-def run(args, env):
+def run_job(private, playbook, extravars, env, ident):
     started = time.monotonic()
-    proc = subprocess.run(['ansible-playbook'] + args, cwd=str(REPO), env=env,
-                          capture_output=True, text=True, check=False)
+    result = ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO), playbook=str(playbook),
+                                extravars=extravars, envvars=env, quiet=True, ident=ident)
     elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-        raise SystemExit('ansible-playbook %s failed' % ' '.join(args))
-    return elapsed
+    if result.rc != 0:
+        sys.stderr.write(result.stdout.read()[-3000:])
+        raise SystemExit('%s failed (rc %s)' % (playbook, result.rc))
+    report = [e['event_data'] for e in result.events if e['event'] == 'runner_on_ok'
+              and e['event_data'].get('task', '').endswith('Write the fleet report')]
+    return elapsed, (report[0].get('duration') if report else None)
+
+
+def measure(count, repeat, env):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / 'inventory').mkdir()
+        write_inventory(tmp / 'inventory' / 'hosts.json', count)
+        ping = tmp / 'ping.yml'
+        ping.write_text(json.dumps([{'name': 'floor', 'hosts': 'all', 'gather_facts': False,
+                                     'tasks': [{'name': 'floor', 'ansible.builtin.ping': {}}]}]))
+        jobs = {
+            'floor': (ping, {}),
+            'daily_checks': (REPO / 'playbooks' / 'daily_checks.yml',
+                             {'daily_checks_enabled': ['resource'], 'daily_checks_report_dir': str(tmp / 'reports')}),
+        }
+        times = dict((name, []) for name in jobs)
+        builds = []
+        run_job(tmp, ping, {}, env, 'warm')
+        for index in range(repeat):
+            for name, (playbook, extravars) in jobs.items():
+                elapsed, build = run_job(tmp, playbook, extravars, env, '%s-%d' % (name, index))
+                times[name].append(elapsed)
+                if build is not None:
+                    builds.append(build)
+        report = json.loads((tmp / 'reports' / 'daily_checks.json').read_text())
+        assert report['host_count'] == count, report['host_count']
+    return times, builds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--hosts', type=int, default=100)
+    parser.add_argument('--hosts', type=int, nargs='+', default=[50, 200])
     parser.add_argument('--repeat', type=int, default=3)
     options = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        inventory = tmp / 'inventory.json'
-        write_inventory(inventory, options.hosts)
-        plays = {}
-        for name, task in (('floor', {'ansible.builtin.ping': {}}),
-                           ('resource_check', {'fleetops.runbook.resource_check': {
-                               'fail_on': 'never'}})):
-            path = tmp / (name + '.yml')
-            path.write_text(json.dumps([{'name': name, 'hosts': 'all', 'gather_facts': False,
-                                         'tasks': [dict(task, name=name)]}]))
-            plays[name] = [str(path), '-i', str(inventory)]
-        plays['daily_checks'] = [
-            str(REPO / 'playbooks' / 'daily_checks.yml'), '-i', str(inventory),
-            '-e', json.dumps({'daily_checks_enabled': ['resource'],
-                              'daily_checks_report_dir': str(tmp / 'reports')})]
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'),
-                   ANSIBLE_COLLECTIONS_PATH=str(REPO / '.cache' / 'collections'),
-                   ANSIBLE_STDOUT_CALLBACK='ansible.builtin.null')
-        times = dict((name, []) for name in plays)
-        run(plays['floor'], env)  # warm the caches
-        for dummy in range(options.repeat):
-            for name, args in plays.items():
-                times[name].append(run(args, env))
-        report = json.loads((tmp / 'reports' / 'daily_checks.json').read_text())
-        assert report['host_count'] == options.hosts, report['host_count']
-
-    median = dict((name, statistics.median(values)) for name, values in times.items())
-    print('hosts: %d, forks: from ansible.cfg, repetitions: %d' % (options.hosts, options.repeat))
-    for name in plays:
-        print('%-15s median %7.2f s  %6.1f ms per host  (runs: %s)' % (
-            name, median[name], 1000.0 * median[name] / options.hosts,
-            ', '.join('%.2f' % value for value in times[name])))
-    print('ratio daily_checks / floor:          %.2f' % (median['daily_checks'] / median['floor']))
-    print('ratio daily_checks / resource_check: %.2f (what the role and its report add)' % (
-        median['daily_checks'] / median['resource_check']))
+    env = dict((k, v) for k, v in os.environ.items() if k.startswith(('ANSIBLE_', 'PATH')))
+    env.update(ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_COLLECTIONS_PATH=str(REPO / '.cache' / 'collections'))
+    print('ansible-runner jobs, forks from ansible.cfg, repetitions: %d' % options.repeat)
+    per_host_build = {}
+    for count in options.hosts:
+        times, builds = measure(count, options.repeat, env)
+        median = dict((name, statistics.median(values)) for name, values in times.items())
+        for name, values in times.items():
+            print('%4d hosts  %-13s median %7.2f s  %6.1f ms per host  (runs: %s)' % (
+                count, name, median[name], 1000.0 * median[name] / count, ', '.join('%.2f' % v for v in values)))
+        print('%4d hosts  ratio daily_checks / floor: %.2f' % (count, median['daily_checks'] / median['floor']))
+        if builds:
+            per_host_build[count] = 1000.0 * statistics.median(builds) / count
+            print('%4d hosts  fleet report build: median %.3f s, %.2f ms per host' % (
+                count, statistics.median(builds), per_host_build[count]))
+    if len(per_host_build) > 1:
+        low, high = min(per_host_build), max(per_host_build)
+        print('report build per host, %d vs %d hosts: %.2f' % (high, low, per_host_build[high] / per_host_build[low]))
     return 0
 
 

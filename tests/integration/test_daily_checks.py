@@ -45,7 +45,9 @@ def fleet_inventory(tmp_path_factory):
             NO_THRESHOLDS, memory={'critical': '@0:100'})),
         'warning': dict(local, daily_checks_resource_thresholds=dict(
             NO_THRESHOLDS, memory={'warning': '@0:100', 'critical': ''})),
-        'broken': dict(local, daily_checks_resource_thresholds={'memory': {'warning': 'abc'}}),
+        # Its checks cannot run at all: no Python there.
+        'broken': dict(local, ansible_python_interpreter='/nonexistent/python3',
+                       daily_checks_resource_thresholds=NO_THRESHOLDS),
         # Nothing listens there: the host is unreachable at once.
         'gone': {'ansible_host': '127.0.0.1', 'ansible_port': closed_port(), 'ansible_connection': 'ssh',
                  'ansible_user': 'nobody', 'ansible_ssh_common_args': '-o BatchMode=yes'},
@@ -53,6 +55,13 @@ def fleet_inventory(tmp_path_factory):
     path = tmp_path_factory.mktemp('fleet') / 'hosts.yml'
     path.write_text(yaml.safe_dump(inventory))
     return path
+
+
+def once(result, name):
+    """The result of a run_once task, on whichever host it ran."""
+    found = [r for t in result.tasks if t['task']['name'].endswith(name) for r in t['hosts'].values()]
+    assert len(found) == 1, (name, found)
+    return found[0]
 
 
 def run(ansible, inventory, report_dir, **extra):
@@ -71,7 +80,7 @@ def test_whole_fleet_is_reported(ansible, fleet_inventory, tmp_path):
     assert hosts['critical']['status'] == 'CRITICAL'
     assert hosts['warning']['status'] == 'WARNING'
     assert hosts['broken']['status'] == 'UNKNOWN'
-    assert "thresholds.memory.warning: 'abc'" in hosts['broken']['summary']
+    assert 'resource' in hosts['broken']['summary'], hosts['broken']
     assert hosts['gone']['status'] == 'UNKNOWN' and hosts['gone']['reachable'] is False
     assert 'unreachable' in hosts['gone']['summary']
     # In the order people act on: CRITICAL, UNKNOWN, WARNING, then the rest.
@@ -98,10 +107,152 @@ def test_play_fails_at_the_end_when_asked(ansible, fleet_inventory, tmp_path):
     assert result.rc != 0
     report = json.loads((tmp_path / 'daily_checks.json').read_text())
     assert sorted(report['failing_hosts']) == ['broken', 'critical', 'gone']
+    # The report itself is written without an error; the hosts that reached fail_on fail, each
+    # with its own short message, and only they.
     outcome = [r for t in result.tasks if t['task']['name'].endswith('Write the fleet report')
                for r in t['hosts'].values()][0]
-    assert outcome['failed'] is True
-    assert 'critical' in outcome['msg'] and 'daily_checks.html' in outcome['msg']
+    assert not outcome.get('failed'), outcome
+    assert outcome['failing_hosts'] == report['failing_hosts']
+    failures = dict((host, stats.get('failures', 0)) for host, stats in result.stats.items())
+    assert failures == {'healthy': 0, 'warning': 0, 'critical': 1, 'broken': 1, 'gone': 1}, failures
+    message = result.task('Fail the hosts that reached daily_checks_fail_on', host='critical')['msg']
+    assert message.startswith('CRITICAL, at or above daily_checks_fail_on=critical: ')
+    assert 'memory' in message and str(tmp_path / 'daily_checks.html') in message
+    assert len(message) < 600, message
+    assert 'healthy' not in message
+
+
+def test_fail_on_output_is_short_with_the_default_callback(ansible, fleet_inventory, tmp_path):
+    result = ansible.playbook(PLAYBOOK, inventory=fleet_inventory, callback='ansible.builtin.default',
+                              extra_vars={'daily_checks_report_dir': str(tmp_path), 'daily_checks_fail_on': 'critical'})
+    assert result.rc != 0
+    # Neither the registered results nor the report's mapping of findings are printed.
+    assert '"checks"' not in result.stdout and "'checks'" not in result.stdout
+    assert 'fatal: [critical]' in result.stdout and 'fatal: [healthy]' not in result.stdout
+    assert len(result.stdout) < 12000, len(result.stdout)
+
+
+def test_a_normal_run_says_where_the_report_is_and_hands_on_the_summary(ansible, fleet_inventory, tmp_path):
+    result = ansible.playbook(PLAYBOOK, inventory=fleet_inventory, env={'ANSIBLE_SHOW_CUSTOM_STATS': '1'},
+                              extra_vars={'daily_checks_report_dir': str(tmp_path)})
+    assert result.rc == 0, result
+    said = once(result, 'Say where the report is')['msg']
+    assert said.startswith('Fleet report: %s - 5 host(s), worst UNKNOWN' % (tmp_path / 'daily_checks.html')), said
+    assert 'CRITICAL 1' in said and 'UNKNOWN 2' in said
+    summary = result.data['global_custom_stats']['daily_checks_summary']
+    assert summary['status'] == 'UNKNOWN'
+    assert summary['counts'] == {'OK': 1, 'WARNING': 1, 'CRITICAL': 1, 'UNKNOWN': 2}
+    assert summary['report'] == str(tmp_path / 'daily_checks.html')
+    assert summary['failing_hosts'] == [] and summary['fail_on'] == 'never'
+
+
+@pytest.mark.parametrize('variables, needles', [
+    ({'daily_checks_resource_thresholds': {'memroy': {'warning': '80'}}},
+     ["daily_checks_resource_thresholds: unknown check 'memroy'"]),
+    ({'daily_checks_pg_health_thresholds': {'backends': {'warning': 'lots'}}},
+     ["daily_checks_pg_health_thresholds.backends.warning: 'lots' is not a valid range"]),
+    ({'daily_checks_backup_max_age': '26 hours'}, ["daily_checks_backup_max_age: '26 hours' is not a duration"]),
+    ({'daily_checks_postgres_connection': {'login_port': 70000}},
+     ['daily_checks_postgres_connection.login_port: 70000 is not a port']),
+    ({'daily_checks_cert_endpoints': [{'address': 'www.example.com:https'}]},
+     ["daily_checks_cert_endpoints[0].address: 'www.example.com:https': the port 'https' is not a number"]),
+    ({'daily_checks_services_listening': ['tcp/99999']}, ['daily_checks_services_listening[0]']),
+    ({'daily_checks_http_endpoints': [{'url': 'http://127.0.0.1:8080/', 'thresholds': {'latency': {}}}]},
+     ["daily_checks_http_endpoints[0].thresholds: unknown check 'latency'"]),
+    ({'daily_checks_report_host': 'reprots'}, ['daily_checks_report_host: reprots is not a host of the inventory']),
+])
+def test_configuration_mistakes_fail_before_any_host_is_touched(ansible, tmp_path, variables, needles):
+    result = ansible.playbook(PLAYBOOK, extra_vars=dict(variables, daily_checks_report_dir=str(tmp_path)))
+    assert result.rc != 0
+    failed = [t for t in result.tasks if t['hosts'].get('localhost', {}).get('failed')]
+    assert failed and failed[0]['task']['name'].endswith('Validate the configuration before any host is touched')
+    for needle in needles:
+        assert needle in failed[0]['hosts']['localhost']['msg']
+    assert 'Traceback' not in result.stdout + result.stderr
+    ran = [t['task']['name'] for t in result.tasks]
+    assert not any(name.endswith('Check host resources') for name in ran), ran
+    assert not (tmp_path / 'daily_checks.json').exists()
+
+
+def test_one_misconfigured_host_stops_the_run(ansible, fleet_inventory, tmp_path):
+    inventory = yaml.safe_load(fleet_inventory.read_text())
+    inventory['all']['hosts']['warning']['daily_checks_resource_thresholds'] = {'memory': {'warning': 'abc'}}
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    result = run(ansible, path, tmp_path / 'reports')
+    assert result.rc != 0
+    res = result.task('Validate the configuration before any host is touched', host='warning')
+    assert res['failed'] is True
+    assert "daily_checks_resource_thresholds.memory.warning: 'abc' is not a valid range" in res['msg']
+    assert 'for warning' in res['msg']
+    assert not result.task('Validate the configuration before any host is touched', host='healthy').get('failed')
+    assert not (tmp_path / 'reports').exists()
+
+
+@pytest.mark.parametrize('pattern, limit', [('nomatch', None), ('postgres', 'healthy')])
+def test_a_host_pattern_that_matches_nothing_fails(ansible, fleet_inventory, tmp_path, pattern, limit):
+    result = ansible.playbook(PLAYBOOK, inventory=fleet_inventory,
+                              extra_vars={'daily_checks_report_dir': str(tmp_path), 'daily_checks_hosts': pattern},
+                              args=['--limit', limit] if limit else [])
+    assert result.rc != 0, result
+    failed = [r for t in result.tasks for r in t['hosts'].values() if r.get('failed')]
+    assert len(failed) == 1
+    assert "daily_checks_hosts: '%s'" % pattern in failed[0]['msg'] and 'matches no host' in failed[0]['msg']
+    if limit:
+        assert 'within --limit healthy' in failed[0]['msg']
+    assert not (tmp_path / 'daily_checks.json').exists()
+
+
+def test_reports_are_kept_on_the_reports_host(ansible, tmp_path):
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+             'daily_checks_resource_thresholds': NO_THRESHOLDS}
+    inventory = {'all': {'hosts': {'web': dict(local), 'reports': dict(local)}}}
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    kept = tmp_path / 'kept'
+    variables = {'daily_checks_report_host': 'reports', 'daily_checks_report_host_dir': str(kept),
+                 'daily_checks_hosts': 'web'}
+    first = run(ansible, path, tmp_path / 'job1', **variables)
+    assert first.rc == 0, first
+    # A second job in a fresh directory, as an AWX job starts in a fresh container.
+    second = ansible.playbook(PLAYBOOK, inventory=path, env={'ANSIBLE_SHOW_CUSTOM_STATS': '1'},
+                              extra_vars=dict(variables, daily_checks_report_dir=str(tmp_path / 'job2')))
+    assert second.rc == 0, second
+    assert (kept / 'daily_checks.json').read_text() == (tmp_path / 'job2' / 'daily_checks.json').read_text()
+    assert (kept / 'daily_checks.html').exists() and (kept / '.fleetops-reports').exists()
+    history = sorted(p.name for p in (kept / 'history').iterdir())
+    assert len(history) == 2, history
+    summary = second.data['global_custom_stats']['daily_checks_summary']
+    assert summary['report'] == 'reports:%s/daily_checks.html' % kept
+    assert 'reports:%s/daily_checks.html' % kept in once(second, 'Say where the report is')['msg']
+    # Nothing changed but the copies on the reports host (counted for web, which delegated them).
+    changed = set(t['task']['name'].split(' : ')[-1] for t in second.tasks
+                  if any(r.get('changed') for r in t['hosts'].values()))
+    assert changed <= {'Copy the report and its page', 'Copy the dated copy to the history'}, changed
+    assert 'Copy the dated copy to the history' in changed
+
+    # The monthly capacity trend, in yet another fresh directory, reads the history kept there.
+    monthly_dir = tmp_path / 'monthly'
+    monthly = ansible.playbook(REPO / 'playbooks' / 'monthly_maintenance.yml', inventory=path, args=['--tags', 'capacity'],
+                               extra_vars={'daily_checks_report_host': 'reports', 'daily_checks_report_host_dir': str(kept),
+                                           'maintenance_hosts': 'web', 'maintenance_report_dir': str(monthly_dir),
+                                           'ansible_become': False})
+    assert monthly.rc == 0, monthly
+    # ... fetched into the history directory the capacity trend reads (maintenance_report_dir/history).
+    assert sorted(p.name for p in (monthly_dir / 'history').iterdir()) == history
+
+    # A directory the daily checks did not write is refused; nothing in it is replaced.
+    foreign = tmp_path / 'foreign'
+    foreign.mkdir()
+    (foreign / 'daily_checks.json').write_text('mine')
+    foreign_vars = dict(variables)
+    foreign_vars['daily_checks_report_host_dir'] = str(foreign)
+    refused = run(ansible, path, tmp_path / 'job3', **foreign_vars)
+    assert refused.rc != 0
+    msg = once(refused, 'Refuse a reports directory that holds other files')['msg']
+    assert str(foreign) in msg and 'no .fleetops-reports marker' in msg
+    assert (foreign / 'daily_checks.json').read_text() == 'mine'
+    assert sorted(p.name for p in foreign.iterdir()) == ['daily_checks.json']
 
 
 def test_check_mode_reports_and_changes_nothing(ansible, tmp_path):
