@@ -137,10 +137,11 @@ def test_a_normal_run_says_where_the_report_is_and_hands_on_the_summary(ansible,
                               extra_vars={'daily_checks_report_dir': str(tmp_path)})
     assert result.rc == 0, result
     said = once(result, 'Say where the report is')['msg']
-    assert said.startswith('Fleet report: %s - 5 host(s), worst UNKNOWN' % (tmp_path / 'daily_checks.html')), said
-    assert 'CRITICAL 1' in said and 'UNKNOWN 2' in said
+    assert said == ('Fleet report: %s - 1 critical, 2 unknown, 1 warning of 5 hosts, most urgent CRITICAL'
+                    % (tmp_path / 'daily_checks.html')), said
     summary = result.data['global_custom_stats']['daily_checks_summary']
-    assert summary['status'] == 'UNKNOWN'
+    assert summary['status'] == 'UNKNOWN' and summary['most_urgent'] == 'CRITICAL'
+    assert summary['headline'] == '1 critical, 2 unknown, 1 warning of 5 hosts'
     assert summary['counts'] == {'OK': 1, 'WARNING': 1, 'CRITICAL': 1, 'UNKNOWN': 2}
     assert summary['report'] == str(tmp_path / 'daily_checks.html')
     assert summary['failing_hosts'] == [] and summary['fail_on'] == 'never'

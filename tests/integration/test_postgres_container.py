@@ -41,7 +41,8 @@ def psql(name, sql, database='postgres'):
 @pytest.fixture(scope='module')
 def container():
     if shutil.which('docker') is None or docker('info', check=False).returncode != 0:
-        pytest.skip('no usable Docker engine on this machine')
+        pytest.fail('no usable Docker engine on this machine: make test-integration starts one '
+                    '(tools/docker-engine.sh); run the tests through make')
     image = subprocess.run([str(REPO / 'tools' / 'build-image.sh'), '--packages', 'postgresql-15'],
                            capture_output=True, text=True, check=True, timeout=1800).stdout.strip()
     name = 'fleetops-pgc-%s' % uuid.uuid4().hex[:8]
