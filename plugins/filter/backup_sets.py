@@ -17,7 +17,7 @@ description:
   - Every set gets its directory (the backup directory for V(default), a subdirectory named after
     the set otherwise, so that each set's retention sees only its own files), its systemd unit name,
     and C(max_age_seconds), the age its newest backup may reach, derived from its schedule with
-    M(fleetops.runbook.backup_schedule#filter) unless the set gives C(max_age).
+    P(fleetops.runbook.backup_schedule#filter) unless the set gives C(max_age).
   - A set with an C(rpo) that its schedule cannot meet has C(rpo_met) false and a C(message) saying so.
   - Bad sets are refused with a message naming the set and the key.
 author:

@@ -20,7 +20,7 @@ description:
   - With O(schedule), the backup schedule of the restored backups, a third check C(schedule) says
     whether that schedule can meet the RPO target at all (V(WARNING) with a plain message when the
     time between two backups exceeds it), and an empty O(rpo_target) is derived from the schedule
-    (its interval plus O(grace)), as M(fleetops.runbook.backup_schedule#filter) computes it.
+    (its interval plus O(grace)), as P(fleetops.runbook.backup_schedule#filter) computes it.
 author:
   - fleetops.runbook maintainers (@fleetops)
 options:
