@@ -36,7 +36,7 @@ MODULE_THRESHOLDS = {
     'daily_checks_cert_thresholds': 'cert_check',
 }
 ROLE_PREFIXES = ('daily_checks', 'monitoring_agent', 'logrotate', 'postgres_backup', 'disaster_recovery',
-                 'alerting', 'ufw', 'tls', 'maintenance')
+                 'alerting', 'ufw', 'tls', 'maintenance', 'schedule')
 
 
 def inventory(path, *args):
