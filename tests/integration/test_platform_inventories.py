@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from .harness import COLLECTIONS, REPO, ansible_env
 
@@ -91,6 +92,32 @@ def test_every_role_variable_is_one_the_role_knows(listed):
             if prefix:
                 assert name in known[prefix], '%s: %s sets %s, which the %s role does not know' % (
                     path, host, name, prefix)
+
+
+def test_every_role_variable_passes_the_roles_argument_validation(listed):
+    """What each role's argument specification checks first (types, choices), for every value the
+    inventory gives literally; a templated value is checked when the role runs."""
+    path, data = listed
+    specs = {prefix: role_options(prefix) for prefix in ROLE_PREFIXES}
+    for host, hvars in data['_meta']['hostvars'].items():
+        for prefix, options in specs.items():
+            given = {name: value for name, value in hvars.items()
+                     if name in options and '{{' not in json.dumps(value)}
+            if not given:
+                continue
+            errors = role_errors(options, given)
+            assert not errors, '%s %s (%s): %s' % (path, host, prefix, errors)
+
+
+def role_errors(options, given):
+    return ArgumentSpecValidator({name: options[name] for name in given}).validate(given).error_messages
+
+
+def test_the_argument_validation_catches_a_bad_value():
+    errors = role_errors(role_options('alerting'), {'alerting_tls_security_level': 'may'})
+    assert errors and 'alerting_tls_security_level must be one of' in errors[0]
+    errors = role_errors(role_options('schedule'), {'schedule_runs': [{'name': 'daily'}]})
+    assert errors and 'playbook' in ' '.join(errors)
 
 
 def test_every_threshold_is_accepted_by_the_check_that_reads_it(listed):
