@@ -66,7 +66,7 @@ def listed(request):
 
 
 def test_graph_shows_the_contract_groups(listed):
-    path, _ = listed
+    path = listed[0]
     graph = inventory(path, '--graph')
     for group in ('@web', '@postgres', '@cache', '@monitoring'):
         assert group + ':' in graph, '%s: no group %s' % (path, group)

@@ -7,7 +7,6 @@ playbook against the inventory, and a failed run reported through notify to a Sl
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import stat
@@ -16,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from .harness import REPO, ansible_env
+from .harness import ansible_env
 from .slack_receiver import WEBHOOK_PATH
 
 SECRET = WEBHOOK_PATH.rsplit('/', 1)[1]
@@ -77,7 +76,7 @@ def installed(ansible, hook, tmp_path):
 
 
 def test_units_name_the_playbook_the_inventory_and_the_persistent_directories(installed, tmp_path):
-    values, _ = installed
+    values = installed[0]
     units = tmp_path / 'units'
     assert sorted(p.name for p in units.iterdir()) == [
         'fleetops-broken.service', 'fleetops-broken.timer', 'fleetops-daily.service', 'fleetops-daily.timer',
@@ -117,14 +116,14 @@ def test_systemd_accepts_the_units(installed, tmp_path):
 
 
 def test_a_second_run_changes_nothing(installed, ansible):
-    values, _ = installed
+    values = installed[0]
     res = apply(ansible, values)
     assert res.rc == 0, res
     assert res.stats['localhost']['changed'] == 0, res
 
 
 def test_a_failed_run_is_reported_through_notify(installed, hook, tmp_path):
-    values, _ = installed
+    values = installed[0]
     service = unit(tmp_path / 'units' / 'fleetops-broken.service')
     env = ansible_env()
     for assignment in service['Service']['Environment']:
