@@ -6,9 +6,28 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 BACKUP_SERVICE = "fleetops-pg-backup.service"
 COLUMNS_OK = ["resource", "pg_health", "slow_queries", "backup", "cert", "http", "logs"]
+
+
+def resource_bands(disk_warning=None):
+    """The platform's memory and disk bands from its inventory, with the checks that follow the
+    machine's load (CPU, iowait, steal, load per core) off: the container shares the test machine's
+    CPUs, so they would judge the machine, not the platform."""
+    path = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "inventory", "platforms", "racepredictor",
+                        "group_vars", "all", "thresholds.yml")
+    with open(path) as f:
+        bands = yaml.safe_load(f)["fleetops_resource_thresholds"]
+    off = {"warning": "", "critical": ""}
+    given = {name: dict(off) for name in ("cpu", "iowait", "steal", "load1_per_core", "load5_per_core",
+                                          "load15_per_core")}
+    given["memory"] = bands["memory"]
+    given["disk"] = dict(bands["disk"])
+    if disk_warning is not None:
+        given["disk"]["warning"] = disk_warning
+    return {"daily_checks_resource_thresholds": given}
 
 
 def daily_checks(tmp_path, *extra):
@@ -54,7 +73,7 @@ def test_site_set_up_the_platform(host):
 
 
 def test_every_column_is_ok_on_a_healthy_platform(host, backed_up, tmp_path):
-    entry = daily_checks(tmp_path)
+    entry = daily_checks(tmp_path, resource_bands())
     statuses = {name: column(entry, name) for name in COLUMNS_OK}
     assert statuses == dict.fromkeys(COLUMNS_OK, "OK"), json.dumps(entry["results"], indent=1)[:6000]
     # The platform's own numbers were used: seed 003's 80 % disk warning.
@@ -67,18 +86,16 @@ def test_faults_turn_their_own_columns(host, backed_up, tmp_path):
         # A slow backend (3 s, past seed 003's 2 s) and PostgreSQL stopped.
         host.check_output("echo 3 > /etc/fleetops-test/delay")
         host.check_output("systemctl stop postgresql@15-main.service")
-        # The disk: the platform's band moved below the container's usage (filling a real disk
-        # past 80 % is not possible in a test container); the rest of the inventory's bands stay.
-        bands = {"fleetops_resource_thresholds": {"cpu": {"warning": 80, "critical": 85},
-                                                  "memory": {"warning": 85, "critical": 90},
-                                                  "disk": {"warning": "0.001", "critical": 95}}}
-        entry = daily_checks(tmp_path, bands)
+        # The disk: the platform's warning band moved below the container's usage (filling a real
+        # disk past 80 % is not possible in a test container); the other bands stay.
+        entry = daily_checks(tmp_path, resource_bands(disk_warning="0.001"))
     finally:
         host.run("echo 0 > /etc/fleetops-test/delay")
         host.run("systemctl start postgresql@15-main.service")
     assert column(entry, "pg_health") == "CRITICAL"
-    assert column(entry, "http") == "WARNING"
-    assert checks(entry, "http").get("latency_p95") == "WARNING"
+    # 3 s is past seed 003's 2 s; a loaded machine may add enough to pass 5 s as well.
+    assert column(entry, "http") in ("WARNING", "CRITICAL")
+    assert checks(entry, "http").get("latency_p95") in ("WARNING", "CRITICAL")
     assert column(entry, "resource") == "WARNING"
     assert "WARNING" in [c["status"] for c in entry["results"]["resource"]["checks"] if c["name"] == "disk"]
     # Untouched columns stay OK: the faults are told apart.
