@@ -76,7 +76,8 @@ def checks(entry, name):
 @pytest.fixture(scope="module")
 def backed_up(host):
     # The platform's 03:00 backup, taken now so the backup column has one to verify.
-    host.check_output("systemctl start %s" % BACKUP_SERVICE)
+    res = host.run("systemctl start %s" % BACKUP_SERVICE)
+    assert res.rc == 0, host.run("journalctl --no-pager -n 40 -u %s" % BACKUP_SERVICE).stdout
     return True
 
 
