@@ -14,8 +14,7 @@ COLUMNS_OK = ["resource", "pg_health", "slow_queries", "backup", "cert", "http",
 
 
 def _hosts(group):
-    for name in (group.get("hosts") or {}):
-        yield name
+    yield from (group.get("hosts") or {})
     for child in (group.get("children") or {}).values():
         yield from _hosts(child or {})
 
