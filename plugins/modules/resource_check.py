@@ -46,8 +46,11 @@ options:
         C(load15) (load averages), C(load1_per_core), C(load5_per_core), C(load15_per_core),
         C(memory), C(swap), C(disk) and C(inodes) (percent used); each value is a mapping with
         C(warning) and/or C(critical).
-      - "Defaults: cpu 70 / 85, memory 80 / 90, disk 85 / 95 (the runbooks' normal, caution and
-        danger bands); inodes as disk unless set; iowait 20 / 40; steal 10 / 25; swap 50 / 80;
+      - "Defaults: cpu 70 / 85, memory 80 / 90, disk 85 / 95 (seed 000's normal, caution and
+        danger bands, Miraikakaku; the other platforms' bands are in their inventories under
+        C(inventory/platforms), in the variable C(fleetops_resource_thresholds) that the daily
+        checks and the Prometheus rules of the monitoring_agent role both read); inodes as disk
+        unless set; iowait 20 / 40; steal 10 / 25; swap 50 / 80;
         per-core load 2 / 4; raw load averages are reported without thresholds."
     type: dict
     default: {}
@@ -103,7 +106,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Check the host with the runbook's default thresholds
+- name: Check the host with the default thresholds (seed 000's bands)
   fleetops.runbook.resource_check:
   register: resources
 
@@ -175,6 +178,7 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
+from ansible_collections.fleetops.runbook.plugins.module_utils.resource import resource_thresholds
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CheckReport,
     parse_thresholds,
@@ -192,21 +196,6 @@ else:
 
 CHECK_GROUPS = ['cpu', 'load', 'memory', 'swap', 'disk', 'inodes']
 
-DEFAULT_THRESHOLDS = {
-    'cpu': {'warning': '70', 'critical': '85'},
-    'iowait': {'warning': '20', 'critical': '40'},
-    'steal': {'warning': '10', 'critical': '25'},
-    'load1': {},
-    'load5': {},
-    'load15': {},
-    'load1_per_core': {'warning': '2', 'critical': '4'},
-    'load5_per_core': {'warning': '2', 'critical': '4'},
-    'load15_per_core': {'warning': '2', 'critical': '4'},
-    'memory': {'warning': '80', 'critical': '90'},
-    'swap': {'warning': '50', 'critical': '80'},
-    'disk': {'warning': '85', 'critical': '95'},
-    'inodes': {},
-}
 
 # Where container runtimes mount image layers and volumes: each repeats its backing filesystem.
 CONTAINER_MOUNTS = ('/var/lib/docker/*', '/var/lib/containers/*', '/run/containerd/*',
@@ -351,13 +340,8 @@ class ResourceCheck:
         if params['top_processes'] < 0:
             self.fail('top_processes: must be 0 or more, got %d' % params['top_processes'])
         given = dict(params['thresholds'] or {})
-        defaults = dict(DEFAULT_THRESHOLDS)
-        # Inodes follow disk unless set.
-        disk = dict(defaults['disk'])
-        disk.update((given.get('disk') or {}) if isinstance(given.get('disk'), dict) else {})
-        defaults['inodes'] = disk
         try:
-            self.thresholds = parse_thresholds(given, defaults, 'thresholds')
+            self.thresholds = resource_thresholds(given, 'thresholds')
         except ValueError as exc:
             self.fail(str(exc))
         self.mount_thresholds = {}
