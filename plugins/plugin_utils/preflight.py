@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import parse_duration
+from ansible_collections.fleetops.runbook.plugins.module_utils.resource import DEFAULT_THRESHOLDS as RESOURCE_THRESHOLDS
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number, parse_thresholds
 from ansible_collections.fleetops.runbook.plugins.modules import (
     cert_check,
@@ -22,13 +23,12 @@ from ansible_collections.fleetops.runbook.plugins.modules import (
     log_stats,
     pg_health,
     redis_check,
-    resource_check,
     service_check,
 )
 
 # Role variable holding thresholds -> the defaults of the module that reads them.
 THRESHOLD_VARIABLES = (
-    ('daily_checks_resource_thresholds', resource_check.DEFAULT_THRESHOLDS),
+    ('daily_checks_resource_thresholds', RESOURCE_THRESHOLDS),
     ('daily_checks_pg_health_thresholds', pg_health.DEFAULT_THRESHOLDS),
     ('daily_checks_cert_thresholds', cert_check.DEFAULT_THRESHOLDS),
     ('daily_checks_http_thresholds', http_check.DEFAULT_THRESHOLDS),
