@@ -15,6 +15,10 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.preflight import 
 from pathlib import Path
 
 DEFAULTS = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles' / 'daily_checks' / 'defaults' / 'main.yml').read_text())
+# The resource thresholds default to the inventory's fleetops_resource_thresholds (a template);
+# without that variable they are an empty mapping, which is what the role sees.
+assert DEFAULTS['daily_checks_resource_thresholds'] == '{{ fleetops_resource_thresholds | default({}) }}'
+DEFAULTS['daily_checks_resource_thresholds'] = {}
 
 
 def test_the_role_defaults_are_valid():
