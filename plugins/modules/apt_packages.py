@@ -40,7 +40,7 @@ attributes:
   check_mode:
     description: Whether the module can run with C(--check), and what it then does.
     support: full
-    details: Reports the missing packages as a change; refreshes and installs nothing.
+    details: Reports the missing packages as a change; refreshes, installs and writes nothing (no C(policy-rc.d) either).
   diff_mode:
     description: Whether the module shows a C(--diff) of what it changes.
     support: none
@@ -62,6 +62,18 @@ options:
     description:
       - Install the recommended packages as well. Unset - the host's apt configuration decides.
     type: bool
+  start_services:
+    description:
+      - V(false) - the services of the packages being installed are not started by their maintainer
+        scripts (they are still enabled), so that no program runs with the package's own example
+        configuration before the role has written its own and starts it.
+      - For the installation only, a C(/usr/sbin/policy-rc.d) that refuses every start is written,
+        and removed afterwards, also when the installation fails. It is written only where none
+        exists; a C(policy-rc.d) of the host's own is never changed or removed, it then decides
+        what starts, and the task warns and returns RV(policy_rc_d=host).
+      - Nothing is written when every package is installed, nor in check mode.
+    type: bool
+    default: true
 requirements:
   - dpkg-query on the host; python3-apt for the installation (M(ansible.builtin.apt)).
 notes:
@@ -72,6 +84,11 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Install Prometheus without starting it on the package's example configuration
+  fleetops.runbook.apt_packages:
+    name: [prometheus, prometheus-alertmanager]
+    start_services: false
+
 - name: Install nginx, refreshing the package lists only if it is missing
   fleetops.runbook.apt_packages:
     name: [nginx, python3-cryptography]
@@ -99,6 +116,14 @@ cache_updated:
   description: Whether the package lists were refreshed (only when a package was missing, never in check mode).
   returned: always
   type: bool
+policy_rc_d:
+  description:
+    - Which C(policy-rc.d) held the services back during the installation. V(none) - none was written
+      (O(start_services=true), or nothing was installed); V(ours) - the task's own, removed afterwards;
+      V(host) - the host's own, left in place.
+  returned: always
+  type: str
+  sample: ours
 msg:
   description: What was done, or would be done in check mode.
   returned: always
@@ -189,6 +214,8 @@ def main():
         argument_spec=dict(
             name=dict(type='list', elements='str', required=True),
             install_recommends=dict(type='bool'),
+            # Read by the action plugin, which does the installing; the query on the host ignores it.
+            start_services=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
@@ -211,7 +238,7 @@ def main():
         return module.run_command(['dpkg', '--compare-versions', have, 'ge', wanted])[0] == 0
 
     missing, found = missing_packages(specs, installed, provided, compare)
-    module.exit_json(changed=False, missing=missing, installed=found, cache_updated=False,
+    module.exit_json(changed=False, missing=missing, installed=found, cache_updated=False, policy_rc_d='none',
                      msg=('missing: %s' % ', '.join(missing)) if missing else 'every package is installed')
 
 
