@@ -119,7 +119,6 @@ def test_superuser_run_reads_sequences(ansible, pg_cluster):
     assert check(result, 'sequence_usage')['value'] == 0
 
 
-
 def test_old_check_names_still_work_and_warn(ansible, pg_cluster):
     """The names of 0.1.0 run the renamed checks, each once, with a deprecation warning naming
     the new name; the new names raise none."""
