@@ -48,7 +48,7 @@ options:
       - V(idle_in_transaction), V(transaction_age) and V(query_time) report the age in seconds of
         the oldest session idle in a transaction, the oldest open transaction and the longest
         running query (client backends, this module's own connection left out).
-      - V(locks) reports C(lock_waits), the sessions waiting for a lock, and C(lock_wait_time), the
+      - V(lock_wait) reports C(lock_waits), the sessions waiting for a lock, and C(lock_wait_time), the
         longest wait in seconds; C(details.locks) names the blocking pids.
       - Every age is measured against the clock of the statement that reads it, not the start of
         the run's transaction, and is never negative.
@@ -62,36 +62,41 @@ options:
         answering) has no lag in seconds to judge; its message says so, with its last reply.
       - V(replication_slots) reports C(replication_slots_inactive) and per slot
         C(replication_slot_retained), the WAL bytes the slot holds back.
-      - V(archiver) reports C(archive_failing) (1 when the last archiving attempt failed) and
+      - V(archive) reports C(archive_failing) (1 when the last archiving attempt failed) and
         C(archive_ready), the WAL files waiting to be archived.
-      - V(cache_hit) reports C(cache_hit_ratio) per database, in percent; databases with fewer
+      - V(cache_hit_ratio) reports C(cache_hit_ratio) per database, in percent; databases with fewer
         than 10000 block reads since the statistics were reset are not judged. When no database
         has that many, the check says so, with the lowest ratio.
       - V(database_size) reports C(database_size) per database, in bytes.
       - V(dead_tuples) reports C(dead_tuples), dead in percent of all tuples, for the largest
         tables (see O(table_limit), O(table_min_size)).
-      - V(vacuum) and V(analyze) report C(last_vacuum) and C(last_analyze), seconds since the
+      - V(last_vacuum) and V(last_analyze) report C(last_vacuum) and C(last_analyze), seconds since the
         last manual or automatic vacuum and analyze of those tables. A table never vacuumed counts
         from the statistics reset, or from the server start.
-      - V(sequences) reports C(sequence_usage), percent of the range used, for sequences that do
+      - V(sequence_usage) reports C(sequence_usage), percent of the range used, for sequences that do
         not cycle.
-      - V(prepared_transactions) reports C(prepared_transaction_age) of the oldest one, in
+      - V(prepared_transaction_age) reports C(prepared_transaction_age) of the oldest one, in
         seconds.
       - V(checkpoints) reports C(checkpoints_requested), requested checkpoints in percent of all
         (not judged below 10 checkpoints).
       - V(temp_files) reports C(temp_files) and C(temp_bytes) written since the statistics reset.
       - Checks reporting per table, database, replica or slot list every target that is not OK.
         When all are OK, they list the worst one only.
+      - A check is named after its threshold key, or after the stem its keys share (V(lock_wait),
+        V(archive)). The names of version 0.1.0 V(locks), V(archiver), V(cache_hit), V(vacuum),
+        V(analyze), V(sequences) and V(prepared_transactions) are still accepted, with a
+        deprecation warning; they will be removed in version 1.0.0.
     type: list
     elements: str
     choices: [connection, version, uptime, in_recovery, backends, idle_in_transaction,
-              transaction_age, query_time, locks, wraparound, replication, replication_slots,
-              archiver, cache_hit, database_size, dead_tuples, vacuum, analyze, sequences,
-              prepared_transactions, checkpoints, temp_files]
+              transaction_age, query_time, lock_wait, wraparound, replication, replication_slots,
+              archive, cache_hit_ratio, database_size, dead_tuples, last_vacuum, last_analyze,
+              sequence_usage, prepared_transaction_age, checkpoints, temp_files,
+              analyze, archiver, cache_hit, locks, prepared_transactions, sequences, vacuum]
     default: [connection, version, uptime, in_recovery, backends, idle_in_transaction,
-              transaction_age, query_time, locks, wraparound, replication, replication_slots,
-              archiver, cache_hit, database_size, dead_tuples, vacuum, analyze, sequences,
-              prepared_transactions, checkpoints, temp_files]
+              transaction_age, query_time, lock_wait, wraparound, replication, replication_slots,
+              archive, cache_hit_ratio, database_size, dead_tuples, last_vacuum, last_analyze,
+              sequence_usage, prepared_transaction_age, checkpoints, temp_files]
   thresholds:
     description:
       - Warning and critical ranges per reported check, merged over the defaults. Keys are the
@@ -113,14 +118,14 @@ options:
   table_limit:
     description:
       - How many of the largest tables of O(login_db) (by the planner's page count,
-        C(pg_class.relpages)) the V(dead_tuples), V(vacuum) and V(analyze) checks look at. This
+        C(pg_class.relpages)) the V(dead_tuples), V(last_vacuum) and V(last_analyze) checks look at. This
         bounds them on catalogs with many thousands of tables.
     type: int
     default: 20
   table_min_size:
     description:
       - Tables smaller than this many bytes (planner estimate) are left out of V(dead_tuples),
-        V(vacuum) and V(analyze). Autovacuum rarely needs to visit small tables.
+        V(last_vacuum) and V(last_analyze). Autovacuum rarely needs to visit small tables.
       - When every table is smaller, these checks say so (and how many tables they left out)
         instead of reporting a bare OK.
     type: int
@@ -225,10 +230,18 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
 
 CHECKS = [
     'connection', 'version', 'uptime', 'in_recovery', 'backends', 'idle_in_transaction',
-    'transaction_age', 'query_time', 'locks', 'wraparound', 'replication', 'replication_slots',
-    'archiver', 'cache_hit', 'database_size', 'dead_tuples', 'vacuum', 'analyze', 'sequences',
-    'prepared_transactions', 'checkpoints', 'temp_files',
+    'transaction_age', 'query_time', 'lock_wait', 'wraparound', 'replication', 'replication_slots',
+    'archive', 'cache_hit_ratio', 'database_size', 'dead_tuples', 'last_vacuum', 'last_analyze',
+    'sequence_usage', 'prepared_transaction_age', 'checkpoints', 'temp_files',
 ]
+
+# The names the checks had before they took the name of their threshold keys (0.1.0); still
+# accepted, with a deprecation warning.
+OLD_CHECKS = {
+    'locks': 'lock_wait', 'archiver': 'archive', 'cache_hit': 'cache_hit_ratio',
+    'vacuum': 'last_vacuum', 'analyze': 'last_analyze', 'sequences': 'sequence_usage',
+    'prepared_transactions': 'prepared_transaction_age',
+}
 
 GIB = 1024 ** 3
 DAY = 86400
@@ -367,11 +380,26 @@ class PgHealth:
                                                   'table_min_size': (0, BIGINT_MAX, 'bytes')}))
         if errors:
             self.module.fail_json(msg='; '.join(errors))
+        self.params['checks'] = self.selected_checks(self.params['checks'])
         try:
             self.thresholds = parse_thresholds(self.params['thresholds'], DEFAULT_THRESHOLDS,
                                                'thresholds')
         except ValueError as exc:
             self.module.fail_json(msg=str(exc))
+
+    def selected_checks(self, names):
+        """``names`` with every old name (OLD_CHECKS) replaced by its new one, each once, in
+        the order given; an old name is accepted with a deprecation warning."""
+        selected = []
+        for name in names:
+            if name in OLD_CHECKS:
+                self.module.deprecate('checks: %s is now called %s (the name of its threshold '
+                                      'keys); the old name will be removed' % (name, OLD_CHECKS[name]),
+                                      version='1.0.0', collection_name='fleetops.runbook')
+                name = OLD_CHECKS[name]
+            if name not in selected:
+                selected.append(name)
+        return selected
 
     # ---- helpers ----------------------------------------------------------------------------
     def add(self, name, value, unit='', target=None, message=None, status=None, labels=None):
@@ -406,6 +434,17 @@ class PgHealth:
     def unknown(self, names, failure):
         for name in names:
             self.report.unknown(name, '%s: %s' % (name, failure.reason))
+
+    def fetch(self, names, sql, args=None, one=False):
+        """The rows of ``sql`` (its first row with ``one``); None when the statement failed,
+        after reporting each of ``names`` UNKNOWN with the reason."""
+        try:
+            if one:
+                return self.session.one(sql, args)
+            return self.session.query(sql, args)
+        except QueryFailure as failure:
+            self.unknown(names, failure)
+            return None
 
     # ---- run --------------------------------------------------------------------------------
     def run(self):
@@ -503,16 +542,18 @@ class PgHealth:
         names = ['backends', 'backends_count', 'backends_state']
         if not self._needs_all_sessions(names):
             return
-        try:
-            rows = self.session.query(
-                "SELECT coalesce(state, 'unknown') AS state, count(*) AS count,"
-                " current_setting('max_connections')::int AS max_connections"
-                " FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1")
-            if not rows:
-                rows = [dict(state='active', count=0, max_connections=int(self.session.one(
-                    "SELECT current_setting('max_connections')::int AS m")['m']))]
-        except QueryFailure as failure:
-            return self.unknown(names, failure)
+        rows = self.fetch(
+            names,
+            "SELECT coalesce(state, 'unknown') AS state, count(*) AS count,"
+            " current_setting('max_connections')::int AS max_connections"
+            " FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1")
+        if rows is None:
+            return
+        if not rows:
+            row = self.fetch(names, "SELECT current_setting('max_connections')::int AS m", one=True)
+            if row is None:
+                return
+            rows = [dict(state='active', count=0, max_connections=int(row['m']))]
         max_conn = rows[0]['max_connections']
         total = sum(r['count'] for r in rows)
         percent = 100.0 * total / max_conn
@@ -532,15 +573,15 @@ class PgHealth:
     def _oldest_session(self, name, where, since):
         if not self._needs_all_sessions([name]):
             return
-        try:
-            rows = self.session.query(
-                "SELECT pid, usename AS user, datname AS database, state,"
-                " %s AS age, left(query, 200) AS query"
-                " FROM pg_stat_activity"
-                " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND %s"
-                " ORDER BY %s LIMIT 5" % (age_sql(since), where, since))
-        except QueryFailure as failure:
-            return self.unknown([name], failure)
+        rows = self.fetch(
+            [name],
+            "SELECT pid, usename AS user, datname AS database, state,"
+            " %s AS age, left(query, 200) AS query"
+            " FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND %s"
+            " ORDER BY %s LIMIT 5" % (age_sql(since), where, since))
+        if rows is None:
+            return
         value = rows[0]['age'] if rows else None
         for row in rows:
             row['age'] = _round(row['age'])
@@ -567,7 +608,7 @@ class PgHealth:
     def check_query_time(self):
         self._oldest_session('query_time', "state = 'active'", 'query_start')
 
-    def check_locks(self):
+    def check_lock_wait(self):
         names = ['lock_waits', 'lock_wait_time']
         if not self._needs_all_sessions(names):
             return
@@ -584,10 +625,9 @@ class PgHealth:
                "               WHERE pid = a.pid AND NOT granted) l ON true"
                " WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()"
                " ORDER BY wait_seconds DESC") % waitstart
-        try:
-            rows = self.session.query(sql)
-        except QueryFailure as failure:
-            return self.unknown(names, failure)
+        rows = self.fetch(names, sql)
+        if rows is None:
+            return
         value = rows[0]['wait_seconds'] if rows else None
         for row in rows:
             row['wait_seconds'] = _round(row['wait_seconds'])
@@ -607,13 +647,13 @@ class PgHealth:
             self.add('lock_wait_time', 0, unit='seconds', message='lock_wait_time: no waits')
 
     def check_wraparound(self):
-        try:
-            rows = self.session.query(
-                "SELECT datname AS database, age(datfrozenxid)::bigint AS xid_age,"
-                " current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age"
-                " FROM pg_database ORDER BY 2 DESC")
-        except QueryFailure as failure:
-            return self.unknown(['wraparound'], failure)
+        rows = self.fetch(
+            ['wraparound'],
+            "SELECT datname AS database, age(datfrozenxid)::bigint AS xid_age,"
+            " current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age"
+            " FROM pg_database ORDER BY 2 DESC")
+        if rows is None:
+            return
         items = []
         for row in rows:
             percent = 100.0 * row['xid_age'] / row['freeze_max_age']
@@ -623,40 +663,43 @@ class PgHealth:
         self.add_targets('wraparound', items, 'percent')
 
     def check_replication(self):
-        try:
-            if self.server['in_recovery']:
-                row = self.session.one(
-                    "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
-                    "  AS lag_bytes,"
-                    " CASE WHEN pg_last_wal_receive_lsn() IS NULL"
-                    "        OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-                    "   ELSE " + age_sql('pg_last_xact_replay_timestamp()') + " END"
-                    "  AS lag_seconds,"
-                    " (SELECT status FROM pg_stat_wal_receiver) AS receiver,"
-                    " (SELECT sender_host FROM pg_stat_wal_receiver) AS primary_host")
-                self.details['replication'] = row
-                self.add('replication_lag_bytes', row['lag_bytes'] or 0, unit='bytes')
-                if row['lag_seconds'] is None:
-                    self.report.unknown('replication_lag_seconds', 'replication_lag_seconds: WAL is '
-                                        'waiting to be replayed but no transaction was replayed '
-                                        'since the standby started', unit='seconds')
-                else:
-                    self.add('replication_lag_seconds', row['lag_seconds'], unit='seconds')
-                    row['lag_seconds'] = _round(row['lag_seconds'])
-                streaming = 1 if row['receiver'] == 'streaming' else 0
-                self.add('wal_receiver', streaming, message='wal_receiver: %s' % (
-                    row['receiver'] or 'not running'))
+        if self.server['in_recovery']:
+            row = self.fetch(
+                ['replication_lag_bytes'],
+                "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+                "  AS lag_bytes,"
+                " CASE WHEN pg_last_wal_receive_lsn() IS NULL"
+                "        OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+                "   ELSE " + age_sql('pg_last_xact_replay_timestamp()') + " END"
+                "  AS lag_seconds,"
+                " (SELECT status FROM pg_stat_wal_receiver) AS receiver,"
+                " (SELECT sender_host FROM pg_stat_wal_receiver) AS primary_host", one=True)
+            if row is None:
                 return
-            reply = 'reply_time' if self.session.server_version >= 120000 else 'NULL::timestamptz'
-            rows = self.session.query(
-                "SELECT coalesce(nullif(application_name, ''), client_addr::text, pid::text)"
-                "  AS replica, client_addr::text AS client_addr, state, sync_state,"
-                " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag_bytes,"
-                " extract(epoch FROM replay_lag) AS lag_seconds,"
-                " " + age_sql(reply) + " AS last_reply_seconds"
-                " FROM pg_stat_replication ORDER BY 1")
-        except QueryFailure as failure:
-            return self.unknown(['replication_lag_bytes'], failure)
+            self.details['replication'] = row
+            self.add('replication_lag_bytes', row['lag_bytes'] or 0, unit='bytes')
+            if row['lag_seconds'] is None:
+                self.report.unknown('replication_lag_seconds', 'replication_lag_seconds: WAL is '
+                                    'waiting to be replayed but no transaction was replayed '
+                                    'since the standby started', unit='seconds')
+            else:
+                self.add('replication_lag_seconds', row['lag_seconds'], unit='seconds')
+                row['lag_seconds'] = _round(row['lag_seconds'])
+            streaming = 1 if row['receiver'] == 'streaming' else 0
+            self.add('wal_receiver', streaming, message='wal_receiver: %s' % (
+                row['receiver'] or 'not running'))
+            return
+        reply = 'reply_time' if self.session.server_version >= 120000 else 'NULL::timestamptz'
+        rows = self.fetch(
+            ['replication_lag_bytes'],
+            "SELECT coalesce(nullif(application_name, ''), client_addr::text, pid::text)"
+            "  AS replica, client_addr::text AS client_addr, state, sync_state,"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag_bytes,"
+            " extract(epoch FROM replay_lag) AS lag_seconds,"
+            " " + age_sql(reply) + " AS last_reply_seconds"
+            " FROM pg_stat_replication ORDER BY 1")
+        if rows is None:
+            return
         lag_items = []
         for row in rows:
             lag = row['lag_seconds']
@@ -679,14 +722,14 @@ class PgHealth:
         self.add_targets('replication_lag_seconds', lag_items, 'seconds')
 
     def check_replication_slots(self):
-        try:
-            rows = self.session.query(
-                "SELECT slot_name AS slot, slot_type AS type, active, database,"
-                " pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()"
-                "                      ELSE pg_current_wal_lsn() END, restart_lsn) AS retained_bytes"
-                " FROM pg_replication_slots ORDER BY 1")
-        except QueryFailure as failure:
-            return self.unknown(['replication_slots_inactive'], failure)
+        rows = self.fetch(
+            ['replication_slots_inactive'],
+            "SELECT slot_name AS slot, slot_type AS type, active, database,"
+            " pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()"
+            "                      ELSE pg_current_wal_lsn() END, restart_lsn) AS retained_bytes"
+            " FROM pg_replication_slots ORDER BY 1")
+        if rows is None:
+            return
         for row in rows:
             row['retained_bytes'] = row['retained_bytes'] or 0
         self.details['slots'] = rows
@@ -700,15 +743,15 @@ class PgHealth:
         self.add_targets('replication_slot_retained', [
             dict(target=r['slot'], value=r['retained_bytes']) for r in rows], 'bytes')
 
-    def check_archiver(self):
-        try:
-            row = self.session.one(
-                "SELECT current_setting('archive_mode') AS archive_mode, archived_count,"
-                " failed_count, last_failed_wal, last_archived_wal,"
-                " coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)"
-                "  AS failing FROM pg_stat_archiver")
-        except QueryFailure as failure:
-            return self.unknown(['archive_failing', 'archive_ready'], failure)
+    def check_archive(self):
+        row = self.fetch(
+            ['archive_failing', 'archive_ready'],
+            "SELECT current_setting('archive_mode') AS archive_mode, archived_count,"
+            " failed_count, last_failed_wal, last_archived_wal,"
+            " coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)"
+            "  AS failing FROM pg_stat_archiver", one=True)
+        if row is None:
+            return
         self.details['archiver'] = row
         failing = int(row['failing'])
         message = 'archive_failing: %s' % (
@@ -718,23 +761,24 @@ class PgHealth:
         status = self.thresholds['archive_failing'].judge(failing)
         self.add('archive_failing', failing, status=status,
                  message=with_range(message, status, self.thresholds['archive_failing']))
-        try:
-            ready = self.session.one(
-                "SELECT count(*) AS ready FROM pg_ls_archive_statusdir()"
-                " WHERE name LIKE '%%.ready'")['ready']
-        except QueryFailure as failure:
-            return self.unknown(['archive_ready'], failure)
+        ready = self.fetch(
+            ['archive_ready'],
+            "SELECT count(*) AS ready FROM pg_ls_archive_statusdir()"
+            " WHERE name LIKE '%%.ready'", one=True)
+        if ready is None:
+            return
+        ready = ready['ready']
         row['ready'] = ready
         self.add('archive_ready', ready, unit='count')
 
-    def check_cache_hit(self):
-        try:
-            rows = self.session.query(
-                "SELECT datname AS database, blks_hit, blks_read FROM pg_stat_database"
-                " WHERE datname IS NOT NULL AND datname NOT IN ('template0', 'template1')"
-                " ORDER BY 1")
-        except QueryFailure as failure:
-            return self.unknown(['cache_hit_ratio'], failure)
+    def check_cache_hit_ratio(self):
+        rows = self.fetch(
+            ['cache_hit_ratio'],
+            "SELECT datname AS database, blks_hit, blks_read FROM pg_stat_database"
+            " WHERE datname IS NOT NULL AND datname NOT IN ('template0', 'template1')"
+            " ORDER BY 1")
+        if rows is None:
+            return
         judged, quiet = [], []
         for row in rows:
             total = row['blks_hit'] + row['blks_read']
@@ -760,15 +804,15 @@ class PgHealth:
                              low['reads']))
 
     def check_database_size(self):
-        try:
-            rows = self.session.query(
-                "SELECT datname AS database,"
-                " CASE WHEN has_database_privilege(oid, 'CONNECT')"
-                "        OR pg_has_role('pg_read_all_stats', 'USAGE')"
-                "      THEN pg_database_size(oid) END AS size_bytes"
-                " FROM pg_database WHERE datallowconn ORDER BY 1")
-        except QueryFailure as failure:
-            return self.unknown(['database_size'], failure)
+        rows = self.fetch(
+            ['database_size'],
+            "SELECT datname AS database,"
+            " CASE WHEN has_database_privilege(oid, 'CONNECT')"
+            "        OR pg_has_role('pg_read_all_stats', 'USAGE')"
+            "      THEN pg_database_size(oid) END AS size_bytes"
+            " FROM pg_database WHERE datallowconn ORDER BY 1")
+        if rows is None:
+            return
         self.details['databases'] = rows
         for row in rows:
             if row['size_bytes'] is None:
@@ -849,26 +893,26 @@ class PgHealth:
                               message=with_range(message, status, self.thresholds[name])))
         self.add_targets(name, items, 'seconds')
 
-    def check_vacuum(self):
+    def check_last_vacuum(self):
         self._maintenance_age('last_vacuum', 'vacuum_age', 'vacuumed')
 
-    def check_analyze(self):
+    def check_last_analyze(self):
         self._maintenance_age('last_analyze', 'analyze_age', 'analyzed')
 
-    def check_sequences(self):
-        try:
-            rows = self.session.query(
-                "SELECT schemaname AS schema, sequencename AS name, last_value,"
-                " min_value, max_value, increment_by,"
-                " has_sequence_privilege(quote_ident(schemaname) || '.' || quote_ident(sequencename),"
-                "                        'SELECT,USAGE') AS readable,"
-                " (100.0 * CASE WHEN last_value IS NULL THEN 0"
-                "   WHEN increment_by > 0 THEN (last_value::numeric - min_value) / (max_value::numeric - min_value)"
-                "   ELSE (max_value::numeric - last_value) / (max_value::numeric - min_value) END)::float8"
-                "  AS percent"
-                " FROM pg_sequences WHERE NOT cycle ORDER BY percent DESC NULLS LAST")
-        except QueryFailure as failure:
-            return self.unknown(['sequence_usage'], failure)
+    def check_sequence_usage(self):
+        rows = self.fetch(
+            ['sequence_usage'],
+            "SELECT schemaname AS schema, sequencename AS name, last_value,"
+            " min_value, max_value, increment_by,"
+            " has_sequence_privilege(quote_ident(schemaname) || '.' || quote_ident(sequencename),"
+            "                        'SELECT,USAGE') AS readable,"
+            " (100.0 * CASE WHEN last_value IS NULL THEN 0"
+            "   WHEN increment_by > 0 THEN (last_value::numeric - min_value) / (max_value::numeric - min_value)"
+            "   ELSE (max_value::numeric - last_value) / (max_value::numeric - min_value) END)::float8"
+            "  AS percent"
+            " FROM pg_sequences WHERE NOT cycle ORDER BY percent DESC NULLS LAST")
+        if rows is None:
+            return
         readable = [r for r in rows if r['readable']]
         unreadable = [r for r in rows if not r['readable']]
         self.details['sequences'] = [dict(sequence='%s.%s' % (r['schema'], r['name']),
@@ -891,14 +935,14 @@ class PgHealth:
             dict(target='%s.%s' % (r['schema'], r['name']), value=float(r['percent'])) for r in readable],
             'percent')
 
-    def check_prepared_transactions(self):
-        try:
-            rows = self.session.query(
-                "SELECT gid, owner AS user, database,"
-                " " + age_sql('prepared') + " AS age"
-                " FROM pg_prepared_xacts ORDER BY prepared")
-        except QueryFailure as failure:
-            return self.unknown(['prepared_transaction_age'], failure)
+    def check_prepared_transaction_age(self):
+        rows = self.fetch(
+            ['prepared_transaction_age'],
+            "SELECT gid, owner AS user, database,"
+            " " + age_sql('prepared') + " AS age"
+            " FROM pg_prepared_xacts ORDER BY prepared")
+        if rows is None:
+            return
         age = rows[0]['age'] if rows else None
         for row in rows:
             row['age'] = _round(row['age'])
@@ -922,10 +966,9 @@ class PgHealth:
         else:
             sql = ("SELECT checkpoints_timed AS timed, checkpoints_req AS requested"
                    " FROM pg_stat_bgwriter")
-        try:
-            row = self.session.one(sql)
-        except QueryFailure as failure:
-            return self.unknown(['checkpoints_requested'], failure)
+        row = self.fetch(['checkpoints_requested'], sql, one=True)
+        if row is None:
+            return
         total = row['timed'] + row['requested']
         percent = 100.0 * row['requested'] / total if total else 0.0
         self.details['checkpoints'] = row
@@ -937,12 +980,12 @@ class PgHealth:
             self.add('checkpoints_requested', percent, unit='percent')
 
     def check_temp_files(self):
-        try:
-            row = self.session.one(
-                "SELECT coalesce(sum(temp_files), 0)::bigint AS temp_files,"
-                " coalesce(sum(temp_bytes), 0)::bigint AS temp_bytes FROM pg_stat_database")
-        except QueryFailure as failure:
-            return self.unknown(['temp_files', 'temp_bytes'], failure)
+        row = self.fetch(
+            ['temp_files', 'temp_bytes'],
+            "SELECT coalesce(sum(temp_files), 0)::bigint AS temp_files,"
+            " coalesce(sum(temp_bytes), 0)::bigint AS temp_bytes FROM pg_stat_database", one=True)
+        if row is None:
+            return
         self.details['temp_files'] = row
         self.add('temp_files', row['temp_files'], unit='count')
         self.add('temp_bytes', row['temp_bytes'], unit='bytes',
@@ -957,7 +1000,7 @@ def main():
     argument_spec = postgres_argument_spec()
     argument_spec.update(status_argument_spec())
     argument_spec.update(
-        checks=dict(type='list', elements='str', choices=CHECKS, default=list(CHECKS)),
+        checks=dict(type='list', elements='str', choices=CHECKS + sorted(OLD_CHECKS), default=list(CHECKS)),
         thresholds=dict(type='dict', default={}),
         table_limit=dict(type='int', default=20),
         table_min_size=dict(type='int', default=10485760),

@@ -22,9 +22,9 @@ MODULE = 'fleetops.runbook.pg_health'
 
 ALL_CHECKS = [
     'connection', 'version', 'uptime', 'in_recovery', 'backends', 'idle_in_transaction',
-    'transaction_age', 'query_time', 'locks', 'wraparound', 'replication', 'replication_slots',
-    'archiver', 'cache_hit', 'database_size', 'dead_tuples', 'vacuum', 'analyze', 'sequences',
-    'prepared_transactions', 'checkpoints', 'temp_files',
+    'transaction_age', 'query_time', 'lock_wait', 'wraparound', 'replication', 'replication_slots',
+    'archive', 'cache_hit_ratio', 'database_size', 'dead_tuples', 'last_vacuum', 'last_analyze',
+    'sequence_usage', 'prepared_transaction_age', 'checkpoints', 'temp_files',
 ]
 
 
@@ -103,7 +103,7 @@ def test_monitor_role_runs_every_check(ansible, pg_cluster):
 
     # Granted SELECT, the same role reads the sequence: 500 of 2^31-1 used.
     pg_cluster.execute('GRANT SELECT ON orders_id_seq TO %s' % pg_cluster.monitor_user, dbname=db)
-    result = health(ansible, pg_cluster, login_db=db, checks=['sequences'])
+    result = health(ansible, pg_cluster, login_db=db, checks=['sequence_usage'])
     sequence = check(result, 'sequence_usage')
     assert sequence['status'] == 'OK' and sequence['target'] == 'public.orders_id_seq'
     assert sequence['value'] == round(100.0 * 499 / (2 ** 31 - 2), 2)
@@ -113,10 +113,38 @@ def test_superuser_run_reads_sequences(ansible, pg_cluster):
     db = create_database(pg_cluster, 'health_su')
     pg_cluster.execute('CREATE SEQUENCE s1', dbname=db)
     result = health(ansible, pg_cluster, monitor=False, login_db=db,
-                    checks=['sequences', 'backends'])
+                    checks=['sequence_usage', 'backends'])
     assert result['server']['superuser'] is True
     assert result['status'] == 'OK', result['summary']
     assert check(result, 'sequence_usage')['value'] == 0
+
+
+def test_old_check_names_still_work_and_warn(ansible, pg_cluster):
+    """The names of 0.1.0 run the renamed checks, each once, with a deprecation warning naming
+    the new name; the new names raise none."""
+    db = create_database(pg_cluster, 'health_old_names')
+    pg_cluster.execute('CREATE SEQUENCE s1', dbname=db)
+    old = ['locks', 'archiver', 'cache_hit', 'vacuum', 'analyze', 'sequences', 'prepared_transactions']
+    new = ['lock_wait', 'archive', 'cache_hit_ratio', 'last_vacuum', 'last_analyze', 'sequence_usage',
+           'prepared_transaction_age']
+    tasks = []
+    for name, checks in (('old', old + ['sequence_usage']), ('new', new)):
+        params = pg_cluster.login_args(monitor=False)
+        params.update(login_db=db, table_min_size=0, fail_on='never', checks=checks)
+        tasks.append({'name': name, MODULE: params})
+    run = ansible.tasks(tasks, env={'ANSIBLE_DEPRECATION_WARNINGS': '1'})
+    results = dict((name, run.task(name)) for name in ('old', 'new'))
+    for result in results.values():
+        assert not result.get('failed'), result
+    names = dict((name, sorted(c['name'] for c in result['checks'])) for name, result in results.items())
+    assert names['old'] == names['new']
+    assert names['new'] == sorted(['lock_waits', 'lock_wait_time', 'archive_failing', 'archive_ready',
+                                   'cache_hit_ratio', 'last_vacuum', 'last_analyze', 'sequence_usage',
+                                   'prepared_transaction_age'])
+    output = run.stdout + run.stderr
+    for before, after in zip(old, new):
+        assert 'checks: %s is now called %s' % (before, after) in output, output[-4000:]
+    assert output.count('is now called') == len(old)
 
 
 # ---- situations ----------------------------------------------------------------------------------
@@ -159,7 +187,7 @@ def test_blocked_lock_names_the_blocker(ansible, pg_cluster):
             "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
             (waiter.pid,)), timeout=SERVER_WAIT, what='the waiter to block')
         time.sleep(1.0)
-        result = health(ansible, pg_cluster, checks=['locks', 'query_time'],
+        result = health(ansible, pg_cluster, checks=['lock_wait', 'query_time'],
                         thresholds={'lock_wait_time': {'warning': '0.5', 'critical': None}})
         upper = server_seconds(pg_cluster, 'query_start', waiter.pid)
     finally:
@@ -218,7 +246,7 @@ def test_sequence_near_its_maximum(ansible, pg_cluster):
         ' SELECT setval(\'counts_down\', -90);'
         ' GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %s' % pg_cluster.monitor_user,
         dbname=db)
-    result = health(ansible, pg_cluster, login_db=db, checks=['sequences'])
+    result = health(ansible, pg_cluster, login_db=db, checks=['sequence_usage'])
     alerting = {c['target']: c for c in checks_named(result, 'sequence_usage')}
     # Both alerting sequences are listed; the cycling one never runs out, so it is left out.
     assert set(alerting) == {'public.near_max', 'public.counts_down'}
@@ -230,7 +258,7 @@ def test_sequence_near_its_maximum(ansible, pg_cluster):
     assert result.get('failed') is True
     assert result['msg'] == result['summary']
     pg_cluster.execute('DROP SEQUENCE near_max, counts_down', dbname=db)
-    result = health(ansible, pg_cluster, login_db=db, checks=['sequences'])
+    result = health(ansible, pg_cluster, login_db=db, checks=['sequence_usage'])
     only = check(result, 'sequence_usage')
     assert only['target'] == 'public.half_way' and only['status'] == 'OK'
 
@@ -250,9 +278,9 @@ def test_dead_tuples_vacuum_and_analyze(ansible, pg_cluster):
     # server's uptime is, bounded here by the server's own figures before and after the runs.
     lower = server_seconds(pg_cluster, 'pg_postmaster_start_time()', dbname=db)
     results = health_runs(ansible, pg_cluster, {
-        'all': dict(login_db=db, table_min_size=0, checks=['dead_tuples', 'vacuum', 'analyze']),
+        'all': dict(login_db=db, table_min_size=0, checks=['dead_tuples', 'last_vacuum', 'last_analyze']),
         'limited': dict(login_db=db, table_min_size=0, table_limit=1,
-                        checks=['dead_tuples', 'vacuum'],
+                        checks=['dead_tuples', 'last_vacuum'],
                         thresholds={'last_vacuum': {'warning': 0}}),
         'floor': dict(login_db=db, checks=['dead_tuples'], table_min_size=10 * 1024 ** 2),
     })
@@ -298,7 +326,7 @@ def test_prepared_transaction_age(ansible, pg_cluster):
     conn.close()
     try:
         time.sleep(1.1)
-        result = health(ansible, pg_cluster, checks=['prepared_transactions'],
+        result = health(ansible, pg_cluster, checks=['prepared_transaction_age'],
                         thresholds={'prepared_transaction_age': {'critical': 1}})
     finally:
         pg_cluster.execute("ROLLBACK PREPARED 'fleetops_test_2pc'")
@@ -410,7 +438,7 @@ def test_server_frozen_after_connecting(ansible, pg_cluster_factory, tmp_path, d
     cluster = pg_cluster_factory()
     db = create_database(cluster, 'health_frozen')
     cluster.execute('CREATE SEQUENCE frozen_seq', dbname=db)
-    probe = dict(cluster.login_args(), login_db=db, checks=['backends', 'sequences', 'temp_files'],
+    probe = dict(cluster.login_args(), login_db=db, checks=['backends', 'sequence_usage', 'temp_files'],
                  fail_on='never', **FROZEN_TIMEOUTS)
     # Reading the sequence waits for this lock: the module is connected and mid-run when frozen.
     result = run_frozen(ansible, cluster, {MODULE: probe}, 'fleetops.runbook.pg_health',
@@ -437,7 +465,7 @@ def test_busy_server_no_false_alarm_from_session_ages(ansible, pg_cluster_factor
                     ' INSERT INTO counters SELECT g, 0 FROM generate_series(1, 4) g', dbname=db)
     names = ['idle_in_transaction', 'transaction_age', 'query_time', 'lock_wait_time']
     args = dict(cluster.login_args(monitor=True), fail_on='never',
-                checks=['idle_in_transaction', 'transaction_age', 'query_time', 'locks'])
+                checks=['idle_in_transaction', 'transaction_age', 'query_time', 'lock_wait'])
     tasks = [{'name': 'run %d' % i, MODULE: dict(args)} for i in range(8)]
     tasks.append({'name': 'running', 'fleetops.runbook.slow_queries': dict(
         cluster.login_args(monitor=True), running_seconds=0, fail_on='never')})
@@ -471,7 +499,7 @@ def test_statement_timeout_cancels_one_check_only(ansible, pg_cluster):
     holder.cursor().execute('ALTER SEQUENCE busy_seq RENAME TO busy_seq_renamed')
     try:
         result = health(ansible, pg_cluster, monitor=False, login_db=db, statement_timeout=300,
-                        checks=['sequences', 'backends', 'temp_files'], fail_on='never')
+                        checks=['sequence_usage', 'backends', 'temp_files'], fail_on='never')
     finally:
         holder.rollback()
         holder.close()

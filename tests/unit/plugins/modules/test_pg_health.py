@@ -115,3 +115,59 @@ def test_age_sql_uses_the_statement_clock_and_keeps_null():
     import inspect
     assert 'now() -' not in inspect.getsource(pg_health)
     assert 'now() -' not in inspect.getsource(slow_queries)
+
+
+class RecordingModule(FakeModule):
+    def __init__(self, **params):
+        super(RecordingModule, self).__init__(**params)
+        self.deprecations = []
+
+    def deprecate(self, msg, version=None, collection_name=None):
+        self.deprecations.append((msg, version, collection_name))
+
+
+def test_every_check_is_named_after_its_threshold_keys():
+    # One vocabulary: each threshold key starts with the name of the check that reports it,
+    # except the keys a check reports besides its own (listed here).
+    others = {'replicas', 'wal_receiver', 'temp_bytes'}
+    for key in pg_health.DEFAULT_THRESHOLDS:
+        if key not in others:
+            assert any(key.startswith(check) for check in pg_health.CHECKS), key
+    for old, new in pg_health.OLD_CHECKS.items():
+        assert new in pg_health.CHECKS and old not in pg_health.CHECKS
+
+
+def test_old_check_names_are_accepted_with_a_deprecation():
+    module = RecordingModule()
+    health = pg_health.PgHealth.__new__(pg_health.PgHealth)
+    health.module = module
+    got = health.selected_checks(['backends', 'locks', 'cache_hit_ratio', 'cache_hit', 'sequences'])
+    assert got == ['backends', 'lock_wait', 'cache_hit_ratio', 'sequence_usage']
+    assert [m[0].split(' is now')[0] for m in module.deprecations] == [
+        'checks: locks', 'checks: cache_hit', 'checks: sequences']
+    assert {m[1:] for m in module.deprecations} == {('1.0.0', 'fleetops.runbook')}
+    assert 'lock_wait' in module.deprecations[0][0]
+
+
+def test_new_check_names_raise_no_deprecation():
+    module = RecordingModule()
+    health = pg_health.PgHealth.__new__(pg_health.PgHealth)
+    health.module = module
+    assert health.selected_checks(list(pg_health.CHECKS)) == pg_health.CHECKS
+    assert module.deprecations == []
+
+
+class FailingSession:
+    def query(self, sql, args=None):
+        raise pg_health.QueryFailure('42501', 'permission denied for view pg_stat_archiver')
+
+    one = query
+
+
+def test_fetch_reports_every_name_unknown_when_the_statement_fails():
+    health = make_health()
+    health.session = FailingSession()
+    assert health.fetch(['archive_failing', 'archive_ready'], 'SELECT 1', one=True) is None
+    assert [(c['name'], c['status']) for c in health.report.checks] == [
+        ('archive_failing', 'UNKNOWN'), ('archive_ready', 'UNKNOWN')]
+    assert 'permission denied' in health.report.checks[0]['message']
