@@ -38,10 +38,8 @@ def test_quote_table():
     assert restore_check.quote_table('t') == '"t"'
 
 
-def test_gzip_feeder_streams_through_a_pipe(tmp_path, run_command):
-    content = b''.join(b'INSERT INTO t VALUES (%d);\n' % i for i in range(200000))
-    path = tmp_path / 'dump.sql.gz'
-    path.write_bytes(gzip.compress(content))
+def _feed(path, args, run_command):
+    """Runs ``args`` (``{fd}`` standing for the pipe) with the gzip feeder writing into the pipe."""
     read_fd, write_fd = os.pipe()
     feeder = restore_check.GzipFeeder(str(path), write_fd)
 
@@ -49,9 +47,17 @@ def test_gzip_feeder_streams_through_a_pipe(tmp_path, run_command):
         os.close(read_fd)
         feeder.start()
 
-    rc, out, err = run_program(
-        run_command, ['wc', '-c', '/dev/fd/%d' % read_fd], pass_fds=(read_fd,), on_start=start)
+    rc, out, err = run_program(run_command, [a.format(fd='/dev/fd/%d' % read_fd) for a in args],
+                               pass_fds=(read_fd,), on_start=start)
     feeder.join()
+    return feeder, rc, out, err
+
+
+def test_gzip_feeder_streams_through_a_pipe(tmp_path, run_command):
+    content = b''.join(b'INSERT INTO t VALUES (%d);\n' % i for i in range(200000))
+    path = tmp_path / 'dump.sql.gz'
+    path.write_bytes(gzip.compress(content))
+    feeder, rc, out, err = _feed(path, ['wc', '-c', '{fd}'], run_command)
     assert rc == 0, err
     assert feeder.error is None
     assert int(out.split()[0]) == len(content)
@@ -60,16 +66,6 @@ def test_gzip_feeder_streams_through_a_pipe(tmp_path, run_command):
 def test_gzip_feeder_stops_when_the_reader_does(tmp_path, run_command):
     path = tmp_path / 'dump.sql.gz'
     path.write_bytes(gzip.compress(os.urandom(1 << 20) * 8))
-    read_fd, write_fd = os.pipe()
-    feeder = restore_check.GzipFeeder(str(path), write_fd)
-
-    def start(dummy_proc):
-        os.close(read_fd)
-        feeder.start()
-
-    rc, dummy, dummy_err = run_program(
-        run_command, ['head', '-c', '10', '/dev/fd/%d' % read_fd], pass_fds=(read_fd,),
-        on_start=start)
-    feeder.join()
+    feeder, rc, dummy, dummy_err = _feed(path, ['head', '-c', '10', '{fd}'], run_command)
     assert rc == 0
     assert feeder.error is None  # a closed pipe is not an error of the feeder
