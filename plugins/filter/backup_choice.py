@@ -74,9 +74,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CRITICAL, OK, WARNING, CheckReport)
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ParameterError, parse_duration)
+    CRITICAL, OK, WARNING, CheckReport, ParameterError, parse_duration)
 
 
 def choose(result, max_age='7d'):

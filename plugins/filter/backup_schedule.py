@@ -50,7 +50,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import ParameterError
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import ParameterError
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 

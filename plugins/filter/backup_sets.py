@@ -58,8 +58,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ParameterError, parse_duration)
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import ParameterError, parse_duration
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_-]{1,40}$')

@@ -76,9 +76,7 @@ import datetime
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CheckReport, human_duration, parse_thresholds)
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ParameterError, parse_duration)
+    CheckReport, ParameterError, human_duration, parse_duration, parse_thresholds)
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 

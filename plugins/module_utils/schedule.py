@@ -18,9 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.status import human_duration
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ParameterError, parse_duration)
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import ParameterError, human_duration, parse_duration
 
 WEEKDAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
 SHORTHANDS = {

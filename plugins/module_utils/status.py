@@ -533,3 +533,32 @@ def merge_metrics(line_lists):
                 out.append(comments[name][kind])
         out.extend(samples.get(name, []))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Durations given as parameters (max_age, grace, retention): seconds or a number with a unit
+
+
+class ParameterError(ValueError):
+    """Bad input: the message names the parameter and the cause."""
+
+
+DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$')
+DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+def parse_duration(value, param):
+    """Seconds from 300, '300', '90m', '1h', '2d'."""
+    if isinstance(value, bool):
+        raise ParameterError('%s: expected a duration such as 3600, 90m, 1h or 2d' % param)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = DURATION_RE.match(str(value))
+        if not match:
+            raise ParameterError('%s: %r is not a duration; use seconds or a number with s, m, h, '
+                                 'd or w (e.g. 1h)' % (param, value))
+        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ParameterError('%s: the duration must be greater than zero' % param)
+    return seconds

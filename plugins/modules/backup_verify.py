@@ -341,12 +341,11 @@ newest_good:
 from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    finish, status_argument_spec)
+    ParameterError, finish, status_argument_spec)
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     container_argument_spec, postgres_argument_spec, validate_connection_params,
     validate_container_params)
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ALL_CHECKS, FORMATS, ParameterError, Verifier)
+from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import ALL_CHECKS, FORMATS, Verifier
 
 
 def argument_spec():

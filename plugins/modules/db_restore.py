@@ -202,9 +202,9 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
 from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     container_argument_spec, postgres_argument_spec, validate_connection_params,
     validate_container_params)
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    BackupResult, ProgramTimeout, RestoreCheck, RestoreRefused, RestoreUnavailable, file_kind,
-    load_manifest, quote_ident)
+from ansible_collections.fleetops.runbook.plugins.module_utils.backup_files import BackupResult, file_kind, load_manifest
+from ansible_collections.fleetops.runbook.plugins.module_utils.programs import ProgramTimeout
+from ansible_collections.fleetops.runbook.plugins.module_utils.restore_check import RestoreCheck, RestoreRefused, RestoreUnavailable, quote_ident
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
 NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')

@@ -90,9 +90,7 @@ import time
 from ansible_collections.fleetops.runbook.plugins.module_utils.module import RunbookModule
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    WARNING, CheckReport, finish, status_argument_spec)
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
-    ParameterError, parse_duration)
+    WARNING, CheckReport, ParameterError, finish, parse_duration, status_argument_spec)
 
 
 class Cleanup:

@@ -208,7 +208,7 @@ import re
 import struct
 import time
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import (
+from ansible_collections.fleetops.runbook.plugins.module_utils.programs import (
     ProgramTimeout,
     run_program,
 )

@@ -13,9 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify import parse_duration
 from ansible_collections.fleetops.runbook.plugins.module_utils.resource import DEFAULT_THRESHOLDS as RESOURCE_THRESHOLDS
-from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number, parse_thresholds
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import finite_number, parse_duration, parse_thresholds
 from ansible_collections.fleetops.runbook.plugins.modules import (
     cert_check,
     container_check,

@@ -17,7 +17,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / '.cache' / 'collections'))
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive  # noqa: E402
-from ansible_collections.fleetops.runbook.plugins.module_utils import backup_verify  # noqa: E402
 
 
 def test_one_pass_file_hashes_what_it_hands_out(tmp_path):
@@ -95,36 +94,6 @@ def test_detect_format(tmp_path):
     assert pg_archive.detect_format(str(tmp_path / 'b')) == 'plain'
     assert pg_archive.detect_format(str(tmp_path / 'c')) == 'plain_gz'
     assert pg_archive.detect_format(str(tmp_path / 'd')) is None
-
-
-@pytest.mark.parametrize('value, seconds', [(3600, 3600), ('90m', 5400), ('1h', 3600),
-                                            ('2d', 172800), ('45', 45), ('1.5h', 5400)])
-def test_parse_duration(value, seconds):
-    assert backup_verify.parse_duration(value, 'max_age') == seconds
-
-
-@pytest.mark.parametrize('value', ['soon', '-1h', '0', True, '1y'])
-def test_parse_duration_rejects(value):
-    with pytest.raises(backup_verify.ParameterError, match='max_age'):
-        backup_verify.parse_duration(value, 'max_age')
-
-
-def test_series_key_strips_timestamps():
-    key = backup_verify.series_key
-    assert key('/b/shop_20250119T030000Z.dump') == key('/b/shop_20250120T030000Z.dump')
-    assert key('/b/shop_2025-01-19_03-00.sql.gz') == key('/b/shop_2025-01-20_03-00.sql.gz')
-    assert key('/b/shop_20250119T030000Z.dump') != key('/b/crm_20250119T030000Z.dump')
-
-
-def test_sidecar_round_trip(tmp_path):
-    text = backup_verify.sidecar_text('/x/shop.dump', 'a' * 64)
-    assert text == '%s  shop.dump\n' % ('a' * 64)
-    (tmp_path / 's').write_text(text + '%s *other\n' % ('B' * 64))
-    assert backup_verify.read_sidecar(str(tmp_path / 's')) == {
-        'shop.dump': 'a' * 64, 'other': 'b' * 64}
-    (tmp_path / 'bad').write_text('nonsense\n')
-    with pytest.raises(ValueError, match='sha256sum format'):
-        backup_verify.read_sidecar(str(tmp_path / 'bad'))
 
 
 # --------------------------------------------------------------------------------------------
