@@ -55,7 +55,7 @@ checks:
       type: raw
       sample: 87.5
     unit:
-      description: Unit of O(checks[].value) (percent, seconds, milliseconds, bytes, count, ratio).
+      description: Unit of RV(checks[].value) (percent, seconds, milliseconds, bytes, count, ratio).
       type: str
       sample: percent
     warning:
