@@ -414,7 +414,7 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.backup_verify imp
 
 
 def argument_spec():
-    spec = status_argument_spec()
+    spec = status_argument_spec(thresholds=True)
     spec.update(postgres_argument_spec())
     spec.update(container_argument_spec())
     spec.update(
@@ -423,7 +423,6 @@ def argument_spec():
         format=dict(type='str', default='auto', choices=FORMATS),
         checks=dict(type='list', elements='str', default=list(ALL_CHECKS), choices=ALL_CHECKS),
         max_age=dict(type='str', default='1h'),
-        thresholds=dict(type='dict', default={}),
         checksum_missing=dict(type='str', default='warning', choices=['ok', 'warning', 'critical']),
         write_checksum=dict(type='bool', default=False),
         restore_check=dict(type='bool', default=False),

@@ -788,7 +788,7 @@ class CertCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         certificates=dict(type='list', elements='dict', default=[], options=dict(
             path=dict(type='path', required=True),
@@ -802,7 +802,6 @@ def main():
             verify=dict(type='bool', default=True),
             ca_path=dict(type='path'),
         )),
-        thresholds=dict(type='dict', default={}),
         timeout=dict(type='float', default=10),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)

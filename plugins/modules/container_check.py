@@ -845,7 +845,7 @@ class ContainerCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         project=dict(type='str'),
         services=dict(type='list', elements='str', default=[]),
@@ -855,7 +855,6 @@ def main():
         timeout=dict(type='float', default=10),
         stats=dict(type='bool', default=True),
         restart_window=dict(type='float', default=86400),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     if docker is None:

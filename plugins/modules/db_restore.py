@@ -451,7 +451,7 @@ MAX_TIMEOUT = 30 * 86400
 
 
 def argument_spec():
-    spec = status_argument_spec()
+    spec = status_argument_spec(thresholds=True)
     spec.update(postgres_argument_spec())
     spec.update(container_argument_spec())
     spec.update(
@@ -461,7 +461,6 @@ def argument_spec():
         verify_rows=dict(type='bool', default=True),
         jobs=dict(type='int', default=2),
         timeout=dict(type='int', default=14400),
-        thresholds=dict(type='dict', default={}),
     )
     return spec
 

@@ -841,7 +841,7 @@ class HttpCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         endpoints=dict(type='list', elements='dict', required=True, options=dict(
             url=dict(type='str', required=True),
@@ -865,7 +865,6 @@ def main():
         timeout=dict(type='float', default=10),
         interval=dict(type='float', default=0),
         concurrency=dict(type='int', default=8),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     HttpCheck(module).run()

@@ -625,7 +625,7 @@ class LogStats:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         files=dict(type='list', elements='dict', required=True, options=dict(
             path=dict(type='path', required=True),
@@ -646,7 +646,6 @@ def main():
         state_file=dict(type='path'),
         top=dict(type='int', default=10),
         top_capacity=dict(type='int', default=1000),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     LogStats(module).run()

@@ -296,7 +296,6 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     number_errors,
     postgres_argument_spec,
     validate_connection_params,
-    with_range,
 )
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
@@ -520,7 +519,7 @@ class BloatJudge:
         status = self.thresholds[name].judge(measured)
         message = '%s %s is %s%% (%s)' % (name, target, value, wasted)
         return dict(target=target, value=value, measured=measured, status=status,
-                    message=with_range(message, status, self.thresholds[name]))
+                    message=message + self.thresholds[name].note(status))
 
     @staticmethod
     def chosen(items):
@@ -803,16 +802,15 @@ class PgBloat:
         self.report.add('unused_index_bytes', total, unit='bytes',
                         thresholds=self.thresholds['unused_index_bytes'], target=database,
                         status=bytes_status,
-                        message=with_range(message, bytes_status, self.thresholds['unused_index_bytes']))
+                        message=message + self.thresholds['unused_index_bytes'].note(bytes_status))
 
 
 def main():
     argument_spec = postgres_argument_spec()
-    argument_spec.update(status_argument_spec())
+    argument_spec.update(status_argument_spec(thresholds=True))
     argument_spec.update(
         databases=dict(type='list', elements='str', default=[]),
         checks=dict(type='list', elements='str', choices=CHECKS, default=list(CHECKS)),
-        thresholds=dict(type='dict', default={}),
         min_size=dict(type='int', default=10485760),
         min_wasted=dict(type='int', default=52428800),
         limit=dict(type='int', default=20),

@@ -274,7 +274,6 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     number_errors,
     postgres_argument_spec,
     validate_connection_params,
-    with_range,
 )
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
@@ -584,12 +583,12 @@ class PgHealth:
                                         by_state=dict((r['state'], r['count']) for r in rows))
         status = self.thresholds['backends'].judge(percent)
         self.add('backends', percent, unit='percent', status=status,
-                 message=with_range('backends is %.2f%% (%d of max_connections %d)' % (
-                     percent, total, max_conn), status, self.thresholds['backends']))
+                 message='backends is %.2f%% (%d of max_connections %d)%s' % (
+                     percent, total, max_conn, self.thresholds['backends'].note(status)))
         status = self.thresholds['backends_count'].judge(total)
         self.add('backends_count', total, unit='count', status=status,
-                 message=with_range('backends_count is %d client connections' % total, status,
-                                    self.thresholds['backends_count']))
+                 message='backends_count is %d client connections%s' % (
+                     total, self.thresholds['backends_count'].note(status)))
         for row in sorted(rows, key=lambda r: r['state']):
             self.add('backends_state', row['count'], unit='count', target=row['state'])
 
@@ -617,8 +616,7 @@ class PgHealth:
         status = self.thresholds[name].judge(value)
         message = '%s is %ss (pid %s, user %s, database %s)' % (
             name, _fmt_seconds(value), top['pid'], top['user'], top['database'])
-        self.add(name, value, unit='seconds', status=status, message=with_range(
-            message, status, self.thresholds[name]))
+        self.add(name, value, unit='seconds', status=status, message=message + self.thresholds[name].note(status))
 
     def check_idle_in_transaction(self):
         self._oldest_session('idle_in_transaction',
@@ -665,7 +663,7 @@ class PgHealth:
             message = 'lock_wait_time is %ss (pid %s blocked by %s)' % (
                 _fmt_seconds(value), top['pid'], ', '.join(str(p) for p in top['blocked_by']) or '?')
             self.add('lock_wait_time', value, unit='seconds', status=status,
-                     message=with_range(message, status, self.thresholds['lock_wait_time']),
+                     message=message + self.thresholds['lock_wait_time'].note(status),
                      )
         else:
             self.add('lock_wait_time', 0, unit='seconds', message='lock_wait_time: no waits')
@@ -760,7 +758,7 @@ class PgHealth:
         if inactive:
             message += ' (%s)' % ', '.join(inactive)
         self.add('replication_slots_inactive', len(inactive), unit='count', status=status,
-                 message=with_range(message, status, self.thresholds['replication_slots_inactive']))
+                 message=message + self.thresholds['replication_slots_inactive'].note(status))
         self.add_targets('replication_slot_retained', [
             dict(target=r['slot'], value=r['retained_bytes']) for r in rows], 'bytes')
 
@@ -781,7 +779,7 @@ class PgHealth:
             'archive_mode is %s, no failure since the last success' % row['archive_mode'])
         status = self.thresholds['archive_failing'].judge(failing)
         self.add('archive_failing', failing, status=status,
-                 message=with_range(message, status, self.thresholds['archive_failing']))
+                 message=message + self.thresholds['archive_failing'].note(status))
         try:
             ready = self.session.one(
                 "SELECT count(*) AS ready FROM pg_ls_archive_statusdir()"
@@ -886,7 +884,7 @@ class PgHealth:
             message = 'dead_tuples %s is %s (%d dead tuples, about %s)' % (
                 row['target'], _pct(percent), row['dead_tuples'] or 0, human_bytes(reclaimable))
             items.append(dict(target=row['target'], value=percent, status=status,
-                              message=with_range(message, status, self.thresholds['dead_tuples'])))
+                              message=message + self.thresholds['dead_tuples'].note(status)))
         if not tables:
             self._no_tables('dead_tuples', 'percent')
             return
@@ -910,7 +908,7 @@ class PgHealth:
             else:
                 message = '%s %s is %ss' % (name, row['target'], _fmt_seconds(value))
             items.append(dict(target=row['target'], value=value, status=status,
-                              message=with_range(message, status, self.thresholds[name])))
+                              message=message + self.thresholds[name].note(status)))
         self.add_targets(name, items, 'seconds')
 
     def check_vacuum(self):
@@ -977,7 +975,7 @@ class PgHealth:
         message = '%s is %ss (gid %s, %d prepared)' % (
             name, _fmt_seconds(age), top['gid'], len(rows))
         self.add(name, age, unit='seconds', status=status,
-                 message=with_range(message, status, self.thresholds[name]))
+                 message=message + self.thresholds[name].note(status))
 
     def check_checkpoints(self):
         if self.session.server_version >= 170000:
@@ -1019,10 +1017,9 @@ def _fmt_seconds(value):
 
 def main():
     argument_spec = postgres_argument_spec()
-    argument_spec.update(status_argument_spec())
+    argument_spec.update(status_argument_spec(thresholds=True))
     argument_spec.update(
         checks=dict(type='list', elements='str', choices=CHECKS, default=list(CHECKS)),
-        thresholds=dict(type='dict', default={}),
         table_limit=dict(type='int', default=20),
         table_min_size=dict(type='int', default=10485760),
     )

@@ -848,7 +848,7 @@ class RedisCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         login_host=dict(type='str', default='127.0.0.1'),
         login_port=dict(type='int', default=6379),
@@ -861,7 +861,6 @@ def main():
         command_timeout=dict(type='float', default=5),
         expected_role=dict(type='str', choices=['master', 'replica']),
         memory_against_host=dict(type='bool', default=False),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     RedisCheck(module).run()

@@ -546,11 +546,10 @@ class ResourceCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         checks=dict(type='list', elements='str', choices=CHECK_GROUPS, default=CHECK_GROUPS),
         cpu_interval=dict(type='float', default=0.1),
-        thresholds=dict(type='dict', default={}),
         mount_thresholds=dict(type='dict', default={}),
         include_mounts=dict(type='list', elements='path', default=[]),
         exclude_mounts=dict(type='list', elements='str', default=list(CONTAINER_MOUNTS)),

@@ -434,7 +434,7 @@ class Audit:
 
 
 def main():
-    spec = status_argument_spec()
+    spec = status_argument_spec(thresholds=True)
     spec.update(
         checks=dict(type='list', elements='str', choices=CHECKS,
                     default=['access_log', 'etc_changes', 'listening_ports', 'world_writable',
@@ -446,7 +446,6 @@ def main():
         allowed_ports=dict(type='list', elements='str', default=[]),
         world_writable_paths=dict(type='list', elements='path',
                                   default=['/etc', '/usr/local', '/var/www', '/srv', '/opt']),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=spec, supports_check_mode=True)
     try:

@@ -796,7 +796,7 @@ class ServiceCheck:
 
 
 def main():
-    argument_spec = status_argument_spec()
+    argument_spec = status_argument_spec(thresholds=True)
     argument_spec.update(
         units=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True),
@@ -804,7 +804,6 @@ def main():
         )),
         listening=dict(type='list', elements='raw', default=[]),
         not_listening=dict(type='list', elements='raw', default=[]),
-        thresholds=dict(type='dict', default={}),
         timeout=dict(type='float', default=10),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -226,7 +226,6 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
     number_errors,
     postgres_argument_spec,
     validate_connection_params,
-    with_range,
 )
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     CRITICAL,
@@ -355,7 +354,7 @@ class SlowQueries:
         status = self.thresholds['slow_statements'].judge(slow_count)
         self.report.add('slow_statements', slow_count, unit='count',
                         thresholds=self.thresholds['slow_statements'], status=status,
-                        message=with_range(message, status, self.thresholds['slow_statements']))
+                        message=message + self.thresholds['slow_statements'].note(status))
         return True
 
     def _hint(self, failure):
@@ -399,7 +398,7 @@ class SlowQueries:
         status = self.thresholds['running_statements'].judge(len(rows))
         self.report.add('running_statements', len(rows), unit='count',
                         thresholds=self.thresholds['running_statements'], status=status,
-                        message=with_range(message, status, self.thresholds['running_statements']))
+                        message=message + self.thresholds['running_statements'].note(status))
 
     def reset(self):
         if self.module.check_mode:
@@ -426,7 +425,7 @@ def _fmt(value):
 
 def main():
     argument_spec = postgres_argument_spec()
-    argument_spec.update(status_argument_spec())
+    argument_spec.update(status_argument_spec(thresholds=True))
     argument_spec.update(
         order_by=dict(type='str', default='mean_time', choices=list(ORDER_COLUMNS)),
         limit=dict(type='int', default=10),
@@ -435,7 +434,6 @@ def main():
         running_seconds=dict(type='float', default=60),
         query_length=dict(type='int', default=200),
         reset=dict(type='bool', default=False),
-        thresholds=dict(type='dict', default={}),
     )
     module = RunbookModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_driver(module)
