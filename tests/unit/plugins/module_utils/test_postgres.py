@@ -104,8 +104,6 @@ def test_query_failure_reasons():
     assert postgres.QueryFailure('XX000', 'other').reason == 'other'
 
 
-
-
 def test_connection_failure_message_hints():
     session = postgres.PgSession(FakeModule(login_host='db1', connect_timeout=3))
     text = postgres.connection_failure_message(
