@@ -181,6 +181,10 @@ checks:
       description: What was found, in words.
       type: str
       sample: disk /var is 87.5% (warning 85)
+    labels:
+      description: Extra labels of the check in RV(metrics), present only on checks that have some.
+      type: dict
+      sample: {database: app}
 summary:
   description: One line for a human, worst findings first.
   returned: always
