@@ -55,7 +55,7 @@ checks:
       type: raw
       sample: 87.5
     unit:
-      description: Unit of O(checks[].value) (percent, seconds, milliseconds, bytes, count, ratio).
+      description: Unit of RV(checks[].value) (percent, seconds, milliseconds, bytes, count, ratio).
       type: str
       sample: percent
     warning:
@@ -74,6 +74,10 @@ checks:
       description: What was found, in words.
       type: str
       sample: disk /var is 87.5% (warning 85)
+    labels:
+      description: Extra labels of the check in RV(metrics), present only on checks that have some.
+      type: dict
+      sample: {database: app}
 summary:
   description: One line for a human, worst findings first.
   returned: always

@@ -47,11 +47,8 @@ DEFAULT_DB = 'postgres'
 # SQLSTATEs a check can meet that mean "could not measure", not "module failure".
 INSUFFICIENT_PRIVILEGE = '42501'
 QUERY_CANCELED = '57014'
-LOCK_NOT_AVAILABLE = '55P03'
 OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'
 UNDEFINED_TABLE = '42P01'
-UNDEFINED_FUNCTION = '42883'
-UNDEFINED_COLUMN = '42703'
 
 # Largest connect_timeout / statement_timeout libpq and the server accept (a C int).
 INT_MAX = 2147483647
@@ -558,8 +555,3 @@ def connection_failure_message(session, failure):
     if failure.kind in hints:
         message += ' (%s)' % hints[failure.kind]
     return message
-
-
-def with_range(message, status, thresholds):
-    """``message`` with the range it broke, as the status model's own messages say it."""
-    return message + thresholds.note(status)

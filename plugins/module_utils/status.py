@@ -24,7 +24,6 @@ UNKNOWN = 'UNKNOWN'
 
 # Ordered like the exit codes of monitoring plugins: the worst status is the highest code.
 STATUS_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
-STATUSES = (OK, WARNING, CRITICAL, UNKNOWN)
 
 # The order people read statuses in (reports, notifications, headlines): a CRITICAL finding is the
 # one to act on first, then what could not be checked, as Checkmk and Icinga rank them. The exit-code
@@ -118,9 +117,6 @@ class Range:
         """True when ``value`` is outside the range (inside it, for ``@`` ranges)."""
         within = self.start <= value <= self.end
         return within if self.inside else not within
-
-    def perfdata(self):
-        return self.text
 
     def __repr__(self):
         return 'Range(%r)' % self.text
@@ -475,11 +471,16 @@ def metrics_lines(checks, source, extra_labels=None):
     return lines
 
 
-def status_argument_spec():
-    """Options every check module shares."""
-    return dict(
+def status_argument_spec(thresholds=False):
+    """Options every check module shares; ``thresholds=True`` adds the ``thresholds`` option of a
+    module that judges values against ranges. Its default is empty: what the user gives is merged
+    over the module's own defaults by :func:`parse_thresholds`."""
+    spec = dict(
         fail_on=dict(type='str', default='critical', choices=FAIL_ON_CHOICES),
     )
+    if thresholds:
+        spec['thresholds'] = dict(type='dict', default={})
+    return spec
 
 
 def finish(module, report, **extra):

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import postgres
-from ansible_collections.fleetops.runbook.plugins.module_utils.status import Range, Thresholds
 
 
 class FakeModule:
@@ -103,14 +102,6 @@ def test_query_failure_reasons():
     assert postgres.QueryFailure(postgres.INSUFFICIENT_PRIVILEGE, 'p').reason.startswith(
         'insufficient privilege')
     assert postgres.QueryFailure('XX000', 'other').reason == 'other'
-
-
-def test_with_range():
-    thresholds = Thresholds(Range.parse('5'), Range.parse('10'))
-    assert postgres.with_range('m', 'CRITICAL', thresholds) == 'm (critical 10)'
-    assert postgres.with_range('m', 'WARNING', thresholds) == 'm (warning 5)'
-    assert postgres.with_range('m', 'OK', thresholds) == 'm'
-    assert postgres.with_range('m', 'WARNING', Thresholds()) == 'm'
 
 
 def test_connection_failure_message_hints():

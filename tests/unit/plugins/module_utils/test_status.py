@@ -331,6 +331,15 @@ def test_range_note_names_the_broken_range(level, note):
     assert thresholds.note(level) == note
     assert status.range_note({'status': level, 'warning': '85', 'critical': '95'}) == note
     assert status.range_note({'status': level, 'warning': None, 'critical': None}) == ''
+    assert status.Thresholds().note(level) == ''
+
+
+def test_status_argument_spec_adds_thresholds_on_request():
+    assert status.status_argument_spec() == {
+        'fail_on': {'type': 'str', 'default': 'critical', 'choices': ['critical', 'warning', 'unknown', 'never']}}
+    spec = status.status_argument_spec(thresholds=True)
+    assert spec['thresholds'] == {'type': 'dict', 'default': {}}
+    assert spec['fail_on'] == status.status_argument_spec()['fail_on']
 
 
 # --- non-finite and huge numbers: an error naming the parameter, never a traceback ------------
