@@ -33,6 +33,12 @@ MODULES = ('backup_verify', 'cert_check', 'container_check', 'db_restore', 'http
            'log_cleanup', 'log_stats', 'pg_bloat', 'pg_health', 'redis_check', 'resource_check', 'security_audit',
            'service_check', 'slow_queries')
 ACTIONS = ('apt_packages', 'capacity_trend', 'fleet_report', 'notify')
+# Action plugins that take no task arguments: they read the role's variables, and their own tests
+# feed those bad values (daily_checks_preflight: tests/unit/plugins/plugin_utils/test_preflight.py
+# and test_daily_checks.py::test_configuration_mistakes_fail_before_any_host_is_touched).
+NO_ARGUMENT_ACTIONS = ('daily_checks_preflight',)
+# Modules whose default thresholds live in a module_utils file of another name.
+THRESHOLD_HOMES = {'resource_check': 'resource'}
 
 # Hypothesis examples per option, on top of the fixed nasty values.
 EXAMPLES = 6
@@ -104,7 +110,7 @@ def threshold_names(kind, name):
     module = _import(kind, name)
     defaults = getattr(module, 'DEFAULT_THRESHOLDS', None)
     if defaults is None:
-        defaults = getattr(_import('module_utils', name), 'DEFAULT_THRESHOLDS', {})
+        defaults = getattr(_import('module_utils', THRESHOLD_HOMES.get(name, name)), 'DEFAULT_THRESHOLDS', {})
     return sorted(defaults)
 
 

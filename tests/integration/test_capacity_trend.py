@@ -69,7 +69,7 @@ def test_monthly_report_has_the_capacity_column(ansible, tmp_path):
     assert checks[('inodes', '/')]['status'] == 'OK'
     assert 'disk / at 71.5%, +1.5% per day, reaches 95.0% in 15.7 days' in cell['summary']
     page = (reports / 'monthly_maintenance.html').read_text()
-    assert '<th>capacity</th>' in page
+    assert '<th title="capacity">capacity</th>' in page
     assert 'reaches 95.0% in 15.7 days' in page
 
     # Thresholds from the role variables: 15.7 days is only a warning below 20.
