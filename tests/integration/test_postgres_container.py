@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,22 @@ def psql(name, sql, database='postgres'):
                   '-d', database, '-c', sql).stdout
 
 
+def wait_ready(name, attempts=300):
+    """Wait for the server's socket: pg_isready answers "no response" at once while the
+    server is still starting, so it is asked again, once a second, up to `attempts` times."""
+    for _ in range(attempts):
+        ready = docker('exec', '-u', 'postgres', name, 'pg_isready', '-h', SOCKET, '-t', '5',
+                       check=False, timeout=60)
+        if ready.returncode == 0:
+            return
+        if docker('inspect', '-f', '{{.State.Running}}', name, check=False).stdout.strip() != 'true':
+            break
+        time.sleep(1)
+    logs = docker('logs', name, check=False)
+    pytest.fail('PostgreSQL in %s did not become ready: %s\n%s%s'
+                % (name, ready.stdout.strip(), logs.stdout, logs.stderr))
+
+
 @pytest.fixture(scope='module')
 def container():
     if shutil.which('docker') is None or docker('info', check=False).returncode != 0:
@@ -48,9 +65,7 @@ def container():
     name = 'fleetops-pgc-%s' % uuid.uuid4().hex[:8]
     docker('run', '-d', '--rm', '--name', name, image, 'sh', '-c', START)
     try:
-        ready = docker('exec', '-u', 'postgres', name, 'pg_isready', '-h', SOCKET, '-t', '120',
-                       check=False, timeout=300)
-        assert ready.returncode == 0, ready.stdout + ready.stderr
+        wait_ready(name)
         psql(name, 'CREATE DATABASE shop')
         psql(name, "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders "
                    "SELECT g, 'n' || g FROM generate_series(1, 321) g; CREATE SCHEMA crm; "
