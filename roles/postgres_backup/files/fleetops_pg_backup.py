@@ -257,12 +257,7 @@ class Backup:
                 os.unlink(partial)
             raise
         finished = datetime.datetime.now(datetime.timezone.utc)
-        digest = hashlib.sha256()
-        with open(partial, 'rb') as handle:
-            for block in iter(lambda: handle.read(1 << 20), b''):
-                digest.update(block)
-        os.rename(partial, final)
-        write_file(final + '.sha256', '%s  %s\n' % (digest.hexdigest(), os.path.basename(final)))
+        digest = publish(partial, final)
         manifest = {
             'database': database,
             'format': 'custom',
@@ -270,7 +265,7 @@ class Backup:
             'started_at': started.isoformat(),
             'finished_at': finished.isoformat(),
             'size': os.path.getsize(final),
-            'sha256': digest.hexdigest(),
+            'sha256': digest,
             'row_count_method': 'exact count(*) in the snapshot pg_dump used' if
                                 self.config['row_counts'] else 'none',
             'tables': counts,
@@ -314,12 +309,7 @@ class Backup:
                 if not os.path.exists(path):
                     raise RuntimeError('configuration path %s does not exist' % path)
                 archive.add(path)
-        digest = hashlib.sha256()
-        with open(partial, 'rb') as handle:
-            for block in iter(lambda: handle.read(1 << 20), b''):
-                digest.update(block)
-        os.rename(partial, final)
-        write_file(final + '.sha256', '%s  %s\n' % (digest.hexdigest(), os.path.basename(final)))
+        publish(partial, final)
         log('archived %d configuration paths to %s' % (len(paths), final))
         return final
 
@@ -470,6 +460,17 @@ def write_metric(metric_dir, backup_set):
     log('metric written: set %s verified at %.0f, max age %d s, in %s' % (
         backup_set['name'], verified_at, backup_set['max_age_seconds'], target))
     return True
+
+
+def publish(partial, final):
+    """Give a finished file its final name and its .sha256 sidecar; return the digest (hex)."""
+    digest = hashlib.sha256()
+    with open(partial, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    os.rename(partial, final)
+    write_file(final + '.sha256', '%s  %s\n' % (digest.hexdigest(), os.path.basename(final)))
+    return digest.hexdigest()
 
 
 def write_file(path, text):
