@@ -29,7 +29,7 @@ cp "$ROOT/extensions/awx/execution-environment.yml" "$ROOT/requirements.txt" "$R
 
 rm -rf "$DEST/wheels"
 mkdir -p "$DEST/wheels"
-python -m pip download --quiet --dest "$DEST/wheels" --only-binary=:all: \
+python -m pip download -qq --dest "$DEST/wheels" --only-binary=:all: \
   --python-version "$PY_VERSION" --implementation cp --abi "$PY_TAG" --abi abi3 --abi none \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -r "$ROOT/requirements.txt" 'ansible-core>=2.18' 'ansible-runner>=2.3' bindep pyyaml packaging setuptools wheel
