@@ -27,3 +27,20 @@ ee-image: ee-context
 
 test-ee: ee-image
 	cd $(ROOT) && FLEETOPS_EE_IMAGE=$(EE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py
+
+# The decision environment (extensions/eda/decision-environment.yml) is built the same way, on
+# fleetops/debian12:de-base (Java 17 from Debian). Not in make test: de-image adds Java's packages
+# to the base once per machine; test-de checks ansible-rulebook and the rulebook in it.
+DE_DIR   ?= $(CACHE)/de
+DE_IMAGE ?= fleetops/de:test
+
+.PHONY: de-context de-image test-de
+de-context: venv collection
+	tools/ee-context.sh --decision $(DE_DIR) >/dev/null
+
+de-image: de-context
+	ansible-builder build --container-runtime docker -f $(DE_DIR)/decision-environment.yml \
+	  -c $(DE_DIR)/context -t $(DE_IMAGE) $(EE_BUILD_ARGS)
+
+test-de: de-image
+	cd $(ROOT) && FLEETOPS_DE_IMAGE=$(DE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py -k decision

@@ -2,7 +2,8 @@
 
     python tools/ee-deps.py collections DEST    copy the collections galaxy.yml depends on, and theirs,
                                                  from where Ansible finds them here into DEST/ansible_collections
-    python tools/ee-deps.py debian-packages     the Debian 12 packages bindep.txt names, one line
+    python tools/ee-deps.py debian-packages [BINDEP]
+                                                 the Debian 12 packages BINDEP (bindep.txt) names, one line
 
 The collections are copied as installed (the `ansible` package in the venv ships them), so the EE
 build needs neither Galaxy nor the `ansible` package's other ninety collections. A dependency that
@@ -80,21 +81,24 @@ def copy_collections(dest):
         print('%s %s' % (name, path))
 
 
-def debian_packages():
+def debian_packages(path):
     from bindep.depends import Depends
 
-    with open(os.path.join(ROOT, 'bindep.txt'), encoding='utf-8') as bindep:
-        depends = Depends(bindep.read())
+    try:
+        with open(path, encoding='utf-8') as bindep:
+            depends = Depends(bindep.read())
+    except OSError as exc:
+        fail('cannot read %s: %s' % (path, exc.strerror))
     print(' '.join(rule[0] for rule in depends.active_rules(DEBIAN_PROFILES)))
 
 
 def main(argv):
     if len(argv) == 2 and argv[0] == 'collections':
         copy_collections(argv[1])
-    elif argv == ['debian-packages']:
-        debian_packages()
+    elif argv[:1] == ['debian-packages'] and len(argv) <= 2:
+        debian_packages(argv[1] if len(argv) == 2 else os.path.join(ROOT, 'bindep.txt'))
     else:
-        fail('usage: ee-deps.py collections DEST | ee-deps.py debian-packages')
+        fail('usage: ee-deps.py collections DEST | ee-deps.py debian-packages [BINDEP]')
 
 
 if __name__ == '__main__':
