@@ -163,8 +163,8 @@ def test_the_decision_environment_serves_the_rulebook(tmp_path):
     try:
         deadline = time.monotonic() + 300  # a hang guard only
         while True:
-            state = subprocess.run(['docker', 'inspect', '-f', '{{.State.Running}}', name], capture_output=True, text=True)
-            logs = subprocess.run(['docker', 'logs', name], capture_output=True, text=True)
+            state = subprocess.run(['docker', 'inspect', '-f', '{{.State.Running}}', name], capture_output=True, text=True, check=False)
+            logs = subprocess.run(['docker', 'logs', name], capture_output=True, text=True, check=False)
             assert state.stdout.strip() == 'true', logs.stdout[-4000:] + logs.stderr[-4000:]
             try:
                 socket.create_connection(('127.0.0.1', port), timeout=2).close()
