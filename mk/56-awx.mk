@@ -3,22 +3,44 @@
 # of the EE, the job templates' surveys against the roles' argument specs, the loader against a
 # fake controller, each template's playbook through ansible-runner).
 # test-ee builds the EE with ansible-builder and the local Docker engine on the locally built
-# Debian image (tools/build-image.sh; no registry pull) and runs the daily checks inside it the
-# way AWX runs a job (ansible-runner with process isolation in that image) against a container.
-# It is not in TEST_TARGETS: a cold build (apt-get in the base image, the `ansible` package's
-# thousands of files installed twice by ansible-builder's stages) took about 16 min on the 2-core
-# machine under load, a third of make test's budget; with Docker's layer cache a rebuild after a
-# change to the collection takes 20 s and the test 40 s.
+# Debian image (tools/ee-context.sh: fleetops/debian12:ee-base with pip, dumb-init and bindep's
+# packages, built once per machine by tools/build-image.sh; no registry pull, no apt-get in the EE
+# build) and runs tests/integration/test_awx_ee.py: what is staged, and the daily checks inside the
+# EE the way AWX runs a job (ansible-runner with process isolation in that image) against a
+# container. The EE has ansible-core and only the collections galaxy.yml depends on, copied from
+# the venv, so a cold build takes a few minutes; Docker's layer cache makes a rebuild after a
+# change to the collection a matter of seconds. It runs after test-integration.
+TEST_TARGETS += test-ee
+
 EE_DIR   ?= $(CACHE)/ee
 EE_IMAGE ?= fleetops/ee:test
+# e.g. --no-cache to build every layer again
+EE_BUILD_ARGS ?=
 
 .PHONY: ee-context ee-image test-ee
 ee-context: venv collection
 	tools/ee-context.sh $(EE_DIR) >/dev/null
 
-ee-image: ee-context docker-base-image
+ee-image: ee-context
 	ansible-builder build --container-runtime docker -f $(EE_DIR)/execution-environment.yml \
-	  -c $(EE_DIR)/context -t $(EE_IMAGE)
+	  -c $(EE_DIR)/context -t $(EE_IMAGE) $(EE_BUILD_ARGS)
 
 test-ee: ee-image
 	cd $(ROOT) && FLEETOPS_EE_IMAGE=$(EE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py
+
+# The decision environment (extensions/eda/decision-environment.yml) is built the same way, on
+# fleetops/debian12:de-base (Java 17 from Debian). Not in make test: de-image adds Java's packages
+# to the base once per machine; test-de checks ansible-rulebook and the rulebook in it.
+DE_DIR   ?= $(CACHE)/de
+DE_IMAGE ?= fleetops/de:test
+
+.PHONY: de-context de-image test-de
+de-context: venv collection
+	tools/ee-context.sh --decision $(DE_DIR) >/dev/null
+
+de-image: de-context
+	ansible-builder build --container-runtime docker -f $(DE_DIR)/decision-environment.yml \
+	  -c $(DE_DIR)/context -t $(DE_IMAGE) $(EE_BUILD_ARGS)
+
+test-de: de-image
+	cd $(ROOT) && FLEETOPS_DE_IMAGE=$(DE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py -k decision

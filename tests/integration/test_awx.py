@@ -86,20 +86,23 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
         shutil.copy(REPO / name, tmp_path / name)
     shutil.copy(AWX / 'execution-environment.yml', tmp_path / 'execution-environment.yml')
     (tmp_path / 'wheels').mkdir()
-    (tmp_path / 'collection').mkdir()
-    (tmp_path / 'collection' / 'galaxy.yml').write_text('namespace: fleetops\n')
+    (tmp_path / 'collections').mkdir()
+    (tmp_path / 'collections' / 'galaxy.yml').write_text('namespace: fleetops\n')
     proc = subprocess.run(['ansible-builder', 'create', '-f', str(tmp_path / 'execution-environment.yml'),
                            '-c', str(tmp_path / 'context')], env=ansible_env(), capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     containerfile = (tmp_path / 'context' / 'Containerfile').read_text() if (tmp_path / 'context' / 'Containerfile').exists() \
         else (tmp_path / 'context' / 'Dockerfile').read_text()
-    assert 'ARG EE_BASE_IMAGE="fleetops/debian12:base"' in containerfile
+    assert 'ARG EE_BASE_IMAGE="fleetops/debian12:ee-base"' in containerfile
     assert 'ARG PKGMGR="/usr/bin/apt-get"' in containerfile
-    assert 'COPY _build/collection /usr/share/ansible/collections/ansible_collections/fleetops/runbook' in containerfile
+    assert 'COPY _build/collections /usr/share/ansible/collections' in containerfile
+    # ansible-core only: the collections are staged, not the `ansible` package's hundred; no apt-get.
+    assert 'ARG ANSIBLE_INSTALL_REFS="ansible-core>=2.18 ansible-runner>=2.3"' in containerfile
+    assert 'apt-get update' not in containerfile
     assert (tmp_path / 'context' / '_build' / 'requirements.txt').read_text() == (REPO / 'requirements.txt').read_text()
     assert (tmp_path / 'context' / '_build' / 'bindep.txt').read_text() == (REPO / 'bindep.txt').read_text()
-    assert (tmp_path / 'context' / '_build' / 'collection' / 'galaxy.yml').exists()
+    assert (tmp_path / 'context' / '_build' / 'collections' / 'galaxy.yml').exists()
 
 
 # --- loading the templates into a controller ---------------------------------------------------

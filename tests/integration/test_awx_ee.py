@@ -1,26 +1,90 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The daily checks inside the execution environment, the way AWX runs a job: ansible-runner with
-process isolation in the EE image (no pull), against a container host.
+"""The execution environment: what tools/ee-deps.py stages for it, and the daily checks inside it
+the way AWX runs a job (ansible-runner with process isolation in the EE image, no pull) against a
+container host.
 
-Runs when FLEETOPS_EE_IMAGE names a built EE image (make test-ee builds it and sets it)."""
+The image tests run when FLEETOPS_EE_IMAGE names a built EE image (make test-ee builds it and sets it)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 
 import ansible_runner
 import pytest
 import yaml
 
+from .harness import REPO, ansible_env
 from .test_daily_checks import NO_THRESHOLDS
 
 IMAGE = os.environ.get('FLEETOPS_EE_IMAGE')
-pytestmark = pytest.mark.skipif(not IMAGE, reason='FLEETOPS_EE_IMAGE is not set (make test-ee builds the EE)')
+needs_image = pytest.mark.skipif(not IMAGE, reason='FLEETOPS_EE_IMAGE is not set (make test-ee builds the EE)')
+EE_DEPS = REPO / 'tools' / 'ee-deps.py'
+# galaxy.yml's dependencies and what they depend on (community.docker and community.general:
+# community.library_inventory_filtering_v1).
+CLOSURE = {'ansible.posix', 'community.crypto', 'community.docker', 'community.general',
+           'community.library_inventory_filtering_v1', 'community.postgresql'}
+
+
+def ee_deps(*args):
+    return subprocess.run([sys.executable, str(EE_DEPS)] + list(args), env=ansible_env(), capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_debian_packages_are_the_dpkg_lines_of_bindep():
+    proc = ee_deps('debian-packages')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['postgresql-client', 'openssh-client', 'ca-certificates']
+
+
+def test_collections_staged_are_the_dependency_closure(tmp_path):
+    proc = ee_deps('collections', str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert {line.split()[0] for line in proc.stdout.splitlines()} == CLOSURE
+    staged = {'%s.%s' % (ns.name, c.name) for ns in (tmp_path / 'ansible_collections').iterdir() for c in ns.iterdir()}
+    assert staged == CLOSURE
+    general = tmp_path / 'ansible_collections' / 'community' / 'general'
+    assert json.loads((general / 'MANIFEST.json').read_text())['collection_info']['name'] == 'general'
+    assert not list(general.rglob('__pycache__'))
+
+
+def test_a_dependency_out_of_range_is_refused(capsys):
+    spec = importlib.util.spec_from_file_location('ee_deps', EE_DEPS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit):
+        module.dependency_closure({'community.general': '>=99.0.0'}, {'community.general': ('8.0.0', '/nowhere')},
+                                  lambda version, wanted: False)
+    assert 'community.general 8.0.0 is installed here, galaxy.yml asks for >=99.0.0' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.dependency_closure({'community.missing': '*'}, {}, lambda version, wanted: True)
+    assert 'community.missing (asked for by galaxy.yml) is not installed here' in capsys.readouterr().err
+
+
+@needs_image
+def test_the_image_holds_ansible_core_and_the_staged_collections():
+    proc = subprocess.run(['docker', 'run', '--rm', '--pull=never', IMAGE, 'ansible-galaxy', 'collection', 'list', '--format', 'json'],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    found = {name for collections in json.loads(proc.stdout).values() for name in collections}
+    assert found - {'ansible._protomatter'} == CLOSURE | {'fleetops.runbook'}
+    proc = subprocess.run(['docker', 'run', '--rm', '--pull=never', IMAGE, 'python3', '-c',
+                           'import importlib.metadata as m; print("\\n".join(d.metadata["Name"].lower() for d in m.distributions()))'],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    distributions = set(proc.stdout.split())
+    assert 'ansible-core' in distributions and 'ansible-runner' in distributions, distributions
+    assert 'ansible' not in distributions
 
 
 @pytest.fixture
@@ -34,6 +98,7 @@ def container_host():
     subprocess.run(['docker', 'rm', '-f', name], check=False, capture_output=True)
 
 
+@needs_image
 def test_daily_checks_run_inside_the_execution_environment(tmp_path, container_host):
     private = tmp_path / 'runner'
     (private / 'inventory').mkdir(parents=True)
@@ -57,3 +122,61 @@ def test_daily_checks_run_inside_the_execution_environment(tmp_path, container_h
     cell = report['hosts'][0]['results']['resource']
     assert cell['status'] == 'OK', cell
     assert any(c['name'] == 'memory' for c in cell['checks'])
+
+
+DE_IMAGE = os.environ.get('FLEETOPS_DE_IMAGE')
+DE_TOKEN = 'de-test-token-0123456789abcdef'
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def post_alerts(port, document, token=None):
+    headers = {'Content-Type': 'application/json', 'User-Agent': 'Alertmanager/0.27.0'}
+    if token:
+        headers['Authorization'] = 'Bearer ' + token
+    request = urllib.request.Request('http://127.0.0.1:%d/alerts' % port, data=json.dumps(document).encode('utf-8'),
+                                     headers=headers, method='POST')
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read().decode('utf-8'))
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read().decode('utf-8'))
+
+
+@pytest.mark.skipif(not DE_IMAGE, reason='FLEETOPS_DE_IMAGE is not set (make test-de builds the decision environment)')
+def test_the_decision_environment_serves_the_rulebook(tmp_path):
+    """ansible-rulebook of the DE image (its Java, the collection installed in it) serves the rulebook
+    with its bearer token, on this machine's loopback as EDA controller would run the image."""
+    (tmp_path / 'token').write_text(DE_TOKEN + '\n')
+    os.chmod(tmp_path / 'token', 0o600)
+    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump({'all': {'hosts': {'app1': {'ansible_connection': 'local'}}}}))
+    port = free_port()
+    (tmp_path / 'vars.yml').write_text(yaml.safe_dump({'fleetops_eda_port': port, 'fleetops_eda_token_file': '/eda/token'}))
+    name = 'fleetops-de-test-%s' % uuid.uuid4().hex[:8]
+    subprocess.run(['docker', 'run', '-d', '--name', name, '--pull=never', '--network=host', '--user=%d:0' % os.getuid(),
+                    '-v', '%s:/eda' % tmp_path, DE_IMAGE, 'ansible-rulebook', '-i', '/eda/inventory.yml',
+                    '-r', 'fleetops.runbook.incident_response', '--vars', '/eda/vars.yml'], check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 300  # a hang guard only
+        while True:
+            state = subprocess.run(['docker', 'inspect', '-f', '{{.State.Running}}', name], capture_output=True, text=True, check=False)
+            logs = subprocess.run(['docker', 'logs', name], capture_output=True, text=True, check=False)
+            assert state.stdout.strip() == 'true', logs.stdout[-4000:] + logs.stderr[-4000:]
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, 'hang guard: not listening\n' + logs.stderr[-4000:]
+                time.sleep(1)
+        document = {'version': '4', 'status': 'resolved', 'receiver': 'fleetops-incident-response', 'alerts': []}
+        assert post_alerts(port, document) == (401, {'error': 'unauthorized'})
+        assert post_alerts(port, document, token='wrong') == (401, {'error': 'unauthorized'})
+        status, answer = post_alerts(port, document, token=DE_TOKEN)
+        assert status == 202, answer
+        assert answer['accepted'] == 0
+    finally:
+        subprocess.run(['docker', 'rm', '-f', name], check=False, capture_output=True)
