@@ -42,6 +42,20 @@ def test_the_five_templates_are_there():
         assert template['ask_limit_on_launch'] is True
 
 
+def test_the_fleet_wide_templates_run_as_one_job():
+    # A slice would write a report of its own hosts under the fleet report's name: the daily checks
+    # and the security audit are one job; only the per-host weekly maintenance is sliced.
+    slices = dict((t['name'], t['job_slice_count']) for t in TEMPLATES)
+    assert slices['fleetops daily checks'] == 1 and slices['fleetops security audit'] == 1
+    assert slices['fleetops weekly maintenance'] > 1
+    for template in TEMPLATES:
+        tasks = (REPO / 'roles' / template['role'] / 'tasks' / ('%s.yml' % template.get('entry_point', 'main'))).read_text()
+        if template['job_slice_count'] > 1:
+            # A sliced template's report stays in the slice's container: nothing is copied to a
+            # shared place where slices would overwrite each other.
+            assert 'report_host' not in tasks, template['name']
+
+
 @pytest.mark.parametrize('template', TEMPLATES, ids=[t['name'] for t in TEMPLATES])
 def test_every_question_sets_a_role_option_of_the_same_type_and_choices(template):
     options = role_options(template)
