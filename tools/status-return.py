@@ -8,7 +8,7 @@ extends that fragment.
     python tools/status-return.py --check   exit 1, naming the modules, when one is out of date
 
 ansible-core merges RETURN doc fragments only from 2.20 on, and before that ansible-doc refuses a
-RETURN that names one; the collection supports 2.17, so each module carries the keys itself, between
+RETURN that names one; the collection supports 2.18 and 2.19, so each module carries the keys itself, between
 the two marker comments below, always generated from the fragment.
 """
 
