@@ -2,7 +2,6 @@
 # ansible-rulebook (requirements-dev.txt) on Java 17 from Debian. make test runs its end-to-end
 # test within test-integration; test-eda is the area alone.
 # docs-lint: the collection's plugin and role docs as a docs site reads them (antsibull-docs).
-TEST_TARGETS := docs-lint $(TEST_TARGETS)
 
 .PHONY: java test-eda docs-lint
 
