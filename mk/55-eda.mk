@@ -11,8 +11,7 @@ java:
 test-integration: java
 
 test-eda: venv collection java
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_eda_rulebook.py \
-	  tests/unit/extensions tests/unit/plugins/filter/test_alert_incident.py
+	$(call area-tests,eda)
 
 quality: docs-lint
 

@@ -27,6 +27,8 @@ from .pg_helpers import check as check_named, checks_named, frozen, wait_until
 from .restore_helpers import (
     add_rows, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
 
+pytestmark = pytest.mark.backup
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
 
 MODULE = 'fleetops.runbook.backup_verify'

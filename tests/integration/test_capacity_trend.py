@@ -9,6 +9,8 @@ import json
 import sys
 import time
 
+import pytest
+
 from .emergency_helpers import failures, write_inventory
 from .harness import COLLECTIONS, REPO
 
@@ -18,6 +20,8 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (  
     build_fleet_report,
     write_report,
 )
+
+pytestmark = pytest.mark.capacity
 
 DAY = 86400.0
 

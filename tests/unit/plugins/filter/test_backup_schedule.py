@@ -15,6 +15,8 @@ from ansible_collections.fleetops.runbook.plugins.filter.backup_sets import back
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import (
     ScheduleError, interval_seconds)
 
+pytestmark = pytest.mark.backup
+
 H = 3600
 D = 86400
 

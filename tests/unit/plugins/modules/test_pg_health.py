@@ -6,8 +6,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.fleetops.runbook.plugins.modules import pg_health, slow_queries
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
+
+pytestmark = pytest.mark.postgres
 
 
 class FakeModule:
