@@ -2,7 +2,8 @@
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """tests/unit mirrors the tree it tests: plugins/<kind>/<name>.py is tested by
-tests/unit/plugins/<kind>/test_<name>.py (or test_<name>_<aspect>.py), extensions/ by
+tests/unit/plugins/<kind>/test_<name>.py or test_<name>_<aspect>.py (the action plugins' files end
+in _action: pytest imports test files by their base name, which must be unique), extensions/ by
 tests/unit/extensions/, the roles' metadata by tests/unit/roles/. A plugin without a unit test file
 is listed below with the tests that cover it instead."""
 
@@ -24,13 +25,13 @@ WITHOUT_UNIT_TESTS = {
     'doc_fragments/postgres.py': 'documentation only (ansible-test sanity validate-modules)',
     'module_utils/backup_verify.py': 'tests/integration/test_backup_verify.py',
     'modules/backup_verify.py': 'tests/integration/test_backup_verify.py',
-    'modules/capacity_trend.py': 'documentation of the action plugin: action/test_capacity_trend.py',
-    'modules/daily_checks_preflight.py': 'documentation of the action plugin: action/test_daily_checks_preflight.py',
+    'modules/capacity_trend.py': 'documentation of the action plugin: action/test_capacity_trend_action.py',
+    'modules/daily_checks_preflight.py': 'documentation of the action plugin: action/test_daily_checks_preflight_action.py',
     'modules/db_restore.py': 'tests/integration/test_db_restore.py',
-    'modules/fleet_report.py': 'documentation of the action plugin: action/test_fleet_report.py',
+    'modules/fleet_report.py': 'documentation of the action plugin: action/test_fleet_report_action.py',
     'modules/incident_evidence.py': 'tests/integration/test_incident_response.py',
     'modules/log_cleanup.py': 'tests/integration/test_maintenance.py',
-    'modules/notify.py': 'documentation of the action plugin: action/test_notify.py',
+    'modules/notify.py': 'documentation of the action plugin: action/test_notify_action.py',
     'modules/security_audit.py': 'tests/integration/test_maintenance.py',
 }
 
@@ -76,6 +77,11 @@ def test_the_exceptions_are_current(plugin):
     where = WITHOUT_UNIT_TESTS[plugin]
     if where.startswith('tests/'):
         assert os.path.isfile(os.path.join(ROOT, where)), where
+
+
+def test_unit_test_file_names_are_unique():
+    names = [os.path.basename(p) for p in glob.glob(os.path.join(UNIT, '**', 'test_*.py'), recursive=True)]
+    assert sorted(set(n for n in names if names.count(n) > 1)) == []
 
 
 def test_nothing_but_the_mirrored_trees_in_tests_unit():
