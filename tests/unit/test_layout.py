@@ -86,4 +86,4 @@ def test_unit_test_file_names_are_unique():
 
 def test_nothing_but_the_mirrored_trees_in_tests_unit():
     entries = sorted(e for e in os.listdir(UNIT) if e not in ('__pycache__', '.pytest_cache'))
-    assert entries == ['conftest.py', 'extensions', 'plugins', 'requirements.txt', 'roles', 'test_layout.py']
+    assert entries == ['extensions', 'plugins', 'requirements.txt', 'roles', 'test_layout.py']
