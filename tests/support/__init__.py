@@ -9,5 +9,6 @@ and ``python -m tests.support.<name>`` because they run there. Not part of the b
 (galaxy.yml build_ignore: tests).
 
 ``pgcluster``  throwaway PostgreSQL clusters (tests, benchmarks, ``make demo``)
-``markers``    the pytest markers of the test areas (``make test-<area>`` selects with ``-m``)
+
+The pytest markers of the test areas are in tests/conftest.py.
 """
