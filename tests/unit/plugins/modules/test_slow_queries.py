@@ -95,6 +95,16 @@ def only_check(sq, name):
     return found[0]
 
 
+def test_defaults_follow_the_runbook():
+    parsed = parse_thresholds({}, slow_queries.DEFAULT_THRESHOLDS)
+    # The runbook alerts when more than five statements average over one second.
+    assert parsed['slow_statements'].judge(5) == 'OK'
+    assert parsed['slow_statements'].judge(6) == 'WARNING'
+    assert parsed['running_statements'].judge(1) == 'WARNING'
+    assert slow_queries.ORDER_COLUMNS == {'mean_time': 'mean_ms', 'total_time': 'total_ms',
+                                          'calls': 'calls'}
+
+
 def test_slow_statements_are_counted_judged_and_masked():
     session = FakeSession(one=[{'schema': 'public'}], query=[[
         statement("ALTER ROLE app PASSWORD 'hunter2'", 1501.4, True, 7),
