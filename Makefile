@@ -16,8 +16,15 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Targets that `make test` runs, in order; each mk/*.mk file appends its own.
-TEST_TARGETS :=
+# Targets that `make test` (and .ci/run) runs, in this order: the cheap static gates first, then the
+# unit tests, the integration tests, the import check of the built tarball and the molecule
+# scenarios. The targets themselves live in mk/*.mk; this list is the one place that orders them.
+#   docs-lint, lint, changelog-lint, sanity, units, galaxy-import  mk/20-quality.mk, mk/55-eda.mk
+#   test-integration                                               mk/10-pytest.mk
+#   molecule                                                       mk/41-molecule.mk
+TEST_TARGETS := docs-lint lint changelog-lint sanity units test-integration galaxy-import molecule
+# Should test-ee (mk/56-awx.mk) join make test, its place is right after test-integration:
+# TEST_TARGETS := docs-lint lint changelog-lint sanity units test-integration test-ee galaxy-import molecule
 # Targets that `make demo` runs before the daily checks (e.g. a throwaway PostgreSQL).
 DEMO_PREREQS :=
 # Extra arguments for the demo's ansible-playbook run.

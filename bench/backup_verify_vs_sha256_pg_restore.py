@@ -11,6 +11,8 @@ The goal is a full verification within 1.1 x the slower peer.
 The dump is generated once (a throwaway cluster, real rows, ``pg_dump -Fc`` with default
 compression) and kept under .cache/bench-backup/. Every program runs on a warm page cache; each
 timing is the best of ``--repeat`` runs.
+
+    make bench-backup, or in the checkout: PYTHONPATH=.cache/collections python -m bench.backup_verify_vs_sha256_pg_restore
 """
 
 from __future__ import annotations
@@ -24,14 +26,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tests'))
-sys.path.insert(0, str(ROOT / '.cache' / 'collections'))
 
 GIB = 1024 ** 3
 
 
 def make_dump(path, min_size):
-    from pgcluster import new_cluster  # pylint: disable=import-outside-toplevel
+    from tests.support.pgcluster import new_cluster  # pylint: disable=import-outside-toplevel
     cluster = new_cluster(prefix='fleetops-bench-backup-')
     cluster.start()
     try:

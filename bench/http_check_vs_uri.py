@@ -10,7 +10,7 @@ times and the ratio. Goal: http_check >= 10x faster.
 It also times the two ways a module can make a request in-process, Python's http.client (what
 http_check uses) and ansible.module_utils.urls.open_url, over the same loopback requests.
 
-    python bench/http_check_vs_uri.py [--endpoints 10] [--probes 20]
+    make bench-http, or in the checkout: python -m bench.http_check_vs_uri [--endpoints 10] [--probes 20]
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests' / 'integration'))
+from tests.integration.harness import AnsibleRunner
+from tests.integration.http_server import HttpServer
 
-from harness import AnsibleRunner  # noqa: E402  pylint: disable=wrong-import-position
-from http_server import HttpServer  # noqa: E402  pylint: disable=wrong-import-position
+REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_time(text):

@@ -18,6 +18,8 @@ run at most 5 % of the first. The page cache is warmed before each timed run; ea
 best of ``--repeat`` runs. Wall-clock and CPU times (user + system) are both printed, and the ratios
 of both: on a shared machine the CPU times are the fairer comparison. The appended lines are cut off again at the end (and at the start of a
 later run), so the cached log keeps its size.
+
+    make bench-log-stats, or in the checkout: PYTHONPATH=.cache/collections python -m bench.log_stats_vs_goaccess
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / '.cache' / 'collections'))
 
 MIB = 1024 * 1024
 CACHE = ROOT / '.cache' / 'bench-log-stats'

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: fleetops.runbook.pg_bloat against `check_postgres --action=bloat`.
 
-One throwaway cluster (tests/pgcluster.py) with a database of 2,000 tables (and their primary key
+One throwaway cluster (tests/support/pgcluster.py) with a database of 2,000 tables (and their primary key
 indexes), made and analyzed as in bench/pg_health_vs_check_postgres.py. Both peers run as plain
 processes, interleaved and repeated, on the same database as the same role: pg_bloat with only
 the bloat checks and no size floor (every table and index estimated), the way AnsiballZ runs it;
@@ -12,7 +12,7 @@ adds pg_bloat's unused index check, which check_postgres does not have.
 
 Prints medians (the first round is left out: cold caches) and the ratio; nothing is asserted.
 
-    python bench/pg_bloat_vs_check_postgres.py [--repeat 7] [--tables 2000]
+    make bench-bloat, or in the checkout: python -m bench.pg_bloat_vs_check_postgres [--repeat 7] [--tables 2000]
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from pg_health_vs_check_postgres import (  # noqa: E402  pylint: disable=wrong-import-position
+from bench.pg_health_vs_check_postgres import (
     BIG_DB,
     REPO,
     new_cluster,

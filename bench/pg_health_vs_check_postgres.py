@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: fleetops.runbook.pg_health against check_postgres, and on 10,000 tables against 10.
 
-One throwaway cluster (tests/pgcluster.py), one playbook, tasks interleaved and repeated:
+One throwaway cluster (tests/support/pgcluster.py), one playbook, tasks interleaved and repeated:
 
 1. pg_health with every check, and check_postgres running the equivalent actions one after the
    other (as a Nagios host would), from one shell task; both on the same database, as the same
@@ -15,7 +15,7 @@ ansible.builtin.ping runs too: Ansible's own per-task floor. Prints medians (the
 left out: cold caches) and the ratios, gross and net of that floor. Ratios are printed, never
 asserted.
 
-    python bench/pg_health_vs_check_postgres.py [--repeat 7] [--tables 10000]
+    make bench-postgres, or in the checkout: python -m bench.pg_health_vs_check_postgres [--repeat 7] [--tables 10000]
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests'))
+from tests.support.pgcluster import new_cluster
 
-from pgcluster import new_cluster  # noqa: E402  pylint: disable=wrong-import-position
+REPO = Path(__file__).resolve().parents[1]
 
 # check_postgres actions covering pg_health's checks (check_postgres has no uptime, in_recovery or
 # requested-checkpoint action; `checkpoint` and `dbstats` stand in for the last two families).

@@ -1,7 +1,8 @@
 # PostgreSQL checks (pg_health, slow_queries): server binaries for the test bed, the demo
 # cluster and the benchmark against check_postgres.
 PG_DEMO_DIR := $(CACHE)/demo-pg
-PGCLUSTER   := $(BIN)/python $(ROOT)/tests/pgcluster.py
+# tests/support/pgcluster.py, run as a module of the checkout (make runs its recipes in $(ROOT)).
+PGCLUSTER   := $(BIN)/python -m tests.support.pgcluster
 
 DEMO_PREREQS += demo-postgres
 DEMO_ARGS    += -i $(PG_DEMO_DIR)/inventory.yml
@@ -22,9 +23,8 @@ pg-server:
 # pgstattuple (contrib), which the pg_bloat tests measure the estimate against: part of Debian's
 # postgresql-15 package; installed when the server binaries in use come without it.
 pg-contrib: pg-server
-	@sharedir=$$(python3 -c 'import os, subprocess, sys; sys.path.insert(0, "tests"); \
-	  import pgcluster; print(subprocess.check_output([os.path.join(pgcluster.find_bindir(), \
-	  "pg_config"), "--sharedir"], text=True).strip())' 2>/dev/null); \
+	@sharedir=$$(bindir=$$(python3 -m tests.support.pgcluster bindir 2>/dev/null) && \
+	  "$$bindir/pg_config" --sharedir 2>/dev/null); \
 	if test -n "$$sharedir" && test -e "$$sharedir/extension/pgstattuple.control"; then :; else \
 	  tools/apt-install.sh postgresql-15; \
 	fi
@@ -32,10 +32,9 @@ pg-contrib: pg-server
 # The integration tests start their own clusters: they need the server binaries and contrib.
 test-integration: pg-server pg-contrib
 
-# The PostgreSQL area alone (integration tests only; make test runs them within test-integration).
+# The PostgreSQL area alone (make test runs these tests within units and test-integration).
 test-postgres: venv collection pg-server pg-contrib
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_pg_health.py \
-	  tests/integration/test_slow_queries.py tests/integration/test_pg_bloat.py
+	$(call area-tests,postgres)
 
 # A demo cluster with some load and slow statements; reused while it runs. Its connection is
 # written to $(PG_DEMO_DIR)/inventory.yml (group `postgres`), which `make demo` adds.
@@ -54,10 +53,10 @@ demo-postgres-stop: venv
 # Prints ratios; not part of `make test`.
 bench-postgres: venv collection pg-server
 	tools/apt-install.sh check-postgres
-	python bench/pg_health_vs_check_postgres.py
+	$(call bench,pg_health_vs_check_postgres)
 
 # pg_bloat against check_postgres --action=bloat on 2,000 tables. Prints ratios; not part of
 # `make test`.
 bench-bloat: venv collection pg-server
 	tools/apt-install.sh check-postgres
-	python bench/pg_bloat_vs_check_postgres.py
+	$(call bench,pg_bloat_vs_check_postgres)

@@ -10,9 +10,9 @@ redis-server:
 
 test-integration: redis-server
 
-# The Redis area alone (make test runs it within test-integration).
+# The Redis area alone (make test runs these tests within units and test-integration).
 test-redis: venv collection redis-server
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_redis_check.py
+	$(call area-tests,redis)
 
 # A demo cache for `make demo`'s redis column: 64 MiB, allkeys-lru, no snapshots, on a loopback
 # port that is not the system's 6379. Reused while it runs.

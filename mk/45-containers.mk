@@ -14,8 +14,7 @@ test-integration: docker-base-image
 
 # The containers area alone (make test runs these tests within test-integration and units).
 test-containers: venv collection docker-base-image
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/plugins/modules/test_container_check.py \
-	  tests/integration/test_container_check.py
+	$(call area-tests,containers)
 
 # The demo's container: a small healthy one under the compose project label fleetops-demo, for the
 # `containers` column (container_check with project fleetops-demo), when a Docker engine answers

@@ -9,5 +9,4 @@ test-integration: services-tools
 
 # The services area alone: unit and integration tests (the units against systemd: make molecule-scenario S=service_check).
 test-services: venv collection services-tools
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/plugins/modules/test_service_check.py \
-	  tests/integration/test_service_check.py
+	$(call area-tests,services)

@@ -2,7 +2,6 @@
 # ansible-rulebook (requirements-dev.txt) on Java 17 from Debian. make test runs its end-to-end
 # test within test-integration; test-eda is the area alone.
 # docs-lint: the collection's plugin and role docs as a docs site reads them (antsibull-docs).
-TEST_TARGETS := docs-lint $(TEST_TARGETS)
 
 .PHONY: java test-eda docs-lint
 
@@ -12,8 +11,7 @@ java:
 test-integration: java
 
 test-eda: venv collection java
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_eda_rulebook.py \
-	  tests/unit/extensions tests/unit/plugins/filter/test_alert_incident.py
+	$(call area-tests,eda)
 
 quality: docs-lint
 

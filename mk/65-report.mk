@@ -11,5 +11,4 @@ chromium:
 test-integration: chromium
 
 test-report: venv collection chromium
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/plugins/plugin_utils/test_report.py \
-	  tests/unit/plugins/plugin_utils/test_findings.py tests/integration/test_fleet_report_browser.py
+	$(call area-tests,report)

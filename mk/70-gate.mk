@@ -4,4 +4,4 @@
 # xfailed cases of defects other branches fix.
 .PHONY: test-gate
 test-gate: venv collection pg-server
-	cd $(ROOT) && python -m pytest -q -s -p no:cacheprovider -rxX tests/integration/test_generated_input.py
+	$(call area-tests,gate) -s -rxX

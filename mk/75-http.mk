@@ -9,11 +9,11 @@ test-integration: nginx-server
 
 # The http_check area alone.
 test-http: venv collection nginx-server
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/integration/test_http_check.py tests/unit/plugins/modules/test_http_check.py
+	$(call area-tests,http)
 
 # http_check against ansible.builtin.uri (10 endpoints x 20 probes). Prints ratios; not part of `make test`.
 bench-http: venv collection
-	python bench/http_check_vs_uri.py
+	$(call bench,http_check_vs_uri)
 
 # The demo's HTTP service: the tests' small server on a loopback port, reused while it runs.
 HTTP_DEMO_DIR  := $(CACHE)/demo-http

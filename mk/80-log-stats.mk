@@ -3,12 +3,11 @@
 .PHONY: test-log-stats bench-log-stats
 
 test-log-stats: venv collection
-	cd $(ROOT) && python -m pytest -q -p no:cacheprovider tests/unit/plugins/module_utils/test_log_stats.py \
-	  tests/integration/test_log_stats.py
+	$(call area-tests,log_stats)
 
 # Not part of make test: a >= 1 GiB access log generated once under .cache/bench-log-stats, parsed by
 # log_stats' engine and by GoAccess (Debian's goaccess); then the incremental run after 1 % more lines.
 # BENCH_ARGS=--size-mib=256 for a smaller log.
 bench-log-stats: venv collection
 	tools/apt-install.sh goaccess
-	python bench/log_stats_vs_goaccess.py $(BENCH_ARGS)
+	$(call bench,log_stats_vs_goaccess) $(BENCH_ARGS)

@@ -10,7 +10,7 @@ import pytest
 from . import slack_receiver
 from .harness import AnsibleRunner
 
-pytest_plugins = ['integration.pg_fixtures']
+pytest_plugins = ['tests.integration.pg_fixtures']
 
 
 @pytest.fixture(scope='session')

@@ -18,7 +18,6 @@ import importlib
 import json
 import os
 import socket
-import sys
 import threading
 from pathlib import Path
 from unittest import mock
@@ -49,8 +48,6 @@ class _Captured(Exception):
 
 
 def _import(kind, name):
-    if str(COLLECTIONS) not in sys.path:
-        sys.path.insert(0, str(COLLECTIONS))
     return importlib.import_module(PREFIX + kind + '.' + name)
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.runbook contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PostgreSQL fixtures for integration tests, on top of tests/pgcluster.py.
+"""PostgreSQL fixtures for integration tests, on top of tests/support/pgcluster.py.
 
 ``pg_cluster``          one cluster for the whole session (superuser + pg_monitor role, pg_stat_statements)
 ``pg_cluster_factory``  ``pg_cluster_factory(settings={...})`` makes a fresh started cluster for
@@ -10,14 +10,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from pgcluster import PgCluster, new_cluster  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.pgcluster import PgCluster, new_cluster
 
 __all__ = ['PgCluster', 'new_cluster', 'pg_cluster', 'pg_cluster_factory']
 

@@ -19,6 +19,8 @@ from .fake_awx import FakeController
 from .harness import REPO, ansible_env
 from .test_daily_checks import NO_THRESHOLDS
 
+pytestmark = pytest.mark.awx
+
 AWX = REPO / 'extensions' / 'awx'
 TEMPLATES = yaml.safe_load((AWX / 'job_templates.yml').read_text())['job_templates']
 LOADER = AWX / 'load_job_templates.yml'

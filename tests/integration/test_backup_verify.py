@@ -27,7 +27,7 @@ from .pg_helpers import check as check_named, checks_named, frozen, wait_until
 from .restore_helpers import (
     add_rows, inject, make_live, pg_dump, rows, scratch_databases, tamper_toc)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
+pytestmark = pytest.mark.backup
 
 MODULE = 'fleetops.runbook.backup_verify'
 
@@ -261,7 +261,7 @@ def test_the_database_of_a_plain_dump_cannot_be_told(ansible, dumps):
 
 
 def _toc_end(path):
-    import pg_archive  # pylint: disable=import-outside-toplevel
+    from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive  # pylint: disable=import-outside-toplevel
     with pg_archive.OnePassFile(str(path)) as reader:
         cursor = pg_archive.Cursor(reader.blocks(), str(path))
         archive = pg_archive.Archive()

@@ -6,18 +6,20 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
-from .emergency_helpers import failures, write_inventory
-from .harness import COLLECTIONS, REPO
+import pytest
 
 # The synthetic history is written by the collection's own report code, so the files are real reports.
-sys.path.insert(0, str(COLLECTIONS))
-from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (  # noqa: E402
+from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     build_fleet_report,
     write_report,
 )
+
+from .emergency_helpers import failures, write_inventory
+from .harness import REPO
+
+pytestmark = pytest.mark.capacity
 
 DAY = 86400.0
 

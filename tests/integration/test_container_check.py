@@ -22,6 +22,8 @@ import pytest
 
 from .harness import REPO
 
+pytestmark = pytest.mark.containers
+
 MODULE = 'fleetops.runbook.container_check'
 PROJECT_LABEL = 'com.docker.compose.project'
 SERVICE_LABEL = 'com.docker.compose.service'

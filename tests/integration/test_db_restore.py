@@ -20,6 +20,8 @@ from .pg_helpers import frozen, wait_until
 from .restore_helpers import (
     add_rows, inject, make_live, pg_dump, rows, scratch_databases)
 
+pytestmark = pytest.mark.emergency
+
 DB = 'dbr_shop'
 
 

@@ -27,6 +27,8 @@ from .emergency_helpers import (backup_now, counts, databases, failures, make_sh
                                 tree, write_inventory)
 from .harness import REPO
 
+pytestmark = pytest.mark.emergency
+
 PLAYBOOK = REPO / 'playbooks' / 'disaster_recovery.yml'
 DB = 'dr_shop'
 

@@ -27,6 +27,8 @@ import yaml
 
 from .harness import ansible_env
 
+pytestmark = pytest.mark.eda
+
 TOKEN = 'eda-test-token-0123456789abcdef'
 # Hang guards only: a run that takes longer is broken, not slow.
 START_GUARD = 300

@@ -23,6 +23,8 @@ import pytest
 from . import report_fleet
 from .harness import REPO
 
+pytestmark = pytest.mark.report
+
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 OUTPUT = REPO / 'tests' / 'output' / 'fleet_report'
 WIDTH = 1366

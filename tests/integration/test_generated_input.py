@@ -25,6 +25,8 @@ import yaml
 from . import generated_input as gi
 from .harness import DEMO_INVENTORY, ansible_env
 
+pytestmark = pytest.mark.gate
+
 # Hang guards, far above every deadline the base arguments set (connect_timeout 2 s, timeouts 2 s);
 # they only stop a hung case from stopping the suite.
 MODULE_GUARD = 30

@@ -18,6 +18,8 @@ from .generated_input import SilentPort, closed_port
 from .http_server import HttpServer
 from .tlsutil import make_cert
 
+pytestmark = pytest.mark.http
+
 MODULE = 'fleetops.runbook.http_check'
 SECRET = 'Bearer fleetops-s3cret-T0ken-4711'
 

@@ -20,6 +20,8 @@ from .emergency_helpers import (counts, databases, failures, make_shop, tree, ve
                                 write_inventory)
 from .harness import REPO
 
+pytestmark = pytest.mark.emergency
+
 PLAYBOOK = REPO / 'playbooks' / 'incident_response.yml'
 DB = 'ir_shop'
 

@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.log_stats
+
 MODULE = 'fleetops.runbook.log_stats'
 ALPHA = 0.01
 STATUSES = [200] * 80 + [301] * 5 + [404] * 8 + [400] * 2 + [500] * 3 + [503] * 2

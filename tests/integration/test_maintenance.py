@@ -15,6 +15,8 @@ from .emergency_helpers import (backup_now, counts, databases, failures, make_sh
                                 tree, write_inventory)
 from .harness import REPO
 
+pytestmark = pytest.mark.emergency
+
 OLD = time.time() - 9 * 86400
 
 

@@ -15,6 +15,8 @@ import pytest
 from .pg_helpers import (FROZEN_TIMEOUTS, SERVER_WAIT, assert_stopped_answering, check, checks_named,
                          create_database, run_frozen, server_seconds, wait_until)
 
+pytestmark = pytest.mark.postgres
+
 MODULE = 'fleetops.runbook.pg_bloat'
 DB = 'pgbloat_main'
 OTHER_DB = 'pgbloat_other'

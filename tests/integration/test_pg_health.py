@@ -18,6 +18,8 @@ from .pg_helpers import (FROZEN_HANG_GUARD, FROZEN_TIMEOUTS, SERVER_WAIT, Backgr
                          assert_stopped_answering, check, checks_named, create_database, run_frozen,
                          server_seconds, wait_until)
 
+pytestmark = pytest.mark.postgres
+
 MODULE = 'fleetops.runbook.pg_health'
 
 ALL_CHECKS = [

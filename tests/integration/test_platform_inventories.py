@@ -9,18 +9,16 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
-import sys
 
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from .harness import COLLECTIONS, REPO, ansible_env
+from ansible_collections.fleetops.runbook.plugins.filter.alert_threshold import alert_threshold
+from ansible_collections.fleetops.runbook.plugins.module_utils.resource import resource_thresholds
+from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
 
-sys.path.insert(0, str(COLLECTIONS))
-from ansible_collections.fleetops.runbook.plugins.filter.alert_threshold import alert_threshold  # noqa: E402
-from ansible_collections.fleetops.runbook.plugins.module_utils.resource import resource_thresholds  # noqa: E402
-from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds  # noqa: E402
+from .harness import REPO, ansible_env
 
 PLATFORMS = ['ai_semble', 'crypto_ai', 'forex_alert', 'miraikakaku', 'racepredictor']
 INVENTORIES = (['inventory/platforms/%s' % name for name in PLATFORMS]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backup
+
 ROLE = 'fleetops.runbook.postgres_backup'
 
 

@@ -42,7 +42,7 @@ def psql(name, sql, database='postgres'):
 def wait_ready(name, attempts=300):
     """Wait for the server's socket: pg_isready answers "no response" at once while the
     server is still starting, so it is asked again, once a second, up to `attempts` times."""
-    for _ in range(attempts):
+    for dummy in range(attempts):
         ready = docker('exec', '-u', 'postgres', name, 'pg_isready', '-h', SOCKET, '-t', '5',
                        check=False, timeout=60)
         if ready.returncode == 0:

@@ -13,6 +13,8 @@ from . import generated_input as gi
 from .redis_server import RedisServer, free_port
 from .tlsutil import make_cert
 
+pytestmark = pytest.mark.redis
+
 MODULE = 'fleetops.runbook.redis_check'
 PASSWORD = 'Redis-Pw-4711-never-shown'
 

@@ -15,6 +15,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.services
+
 MODULE = 'fleetops.runbook.service_check'
 
 NO_SYSTEMD = not os.path.isdir('/run/systemd/system')

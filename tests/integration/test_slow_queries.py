@@ -10,6 +10,8 @@ import pytest
 from .pg_helpers import (FROZEN_TIMEOUTS, SERVER_WAIT, Background, assert_stopped_answering, check,
                          create_database, run_frozen, wait_until)
 
+pytestmark = pytest.mark.postgres
+
 MODULE = 'fleetops.runbook.slow_queries'
 
 

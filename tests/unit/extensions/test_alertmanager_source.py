@@ -16,6 +16,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.eda
+
 SOURCE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'extensions', 'eda', 'plugins',
                       'event_source', 'alertmanager.py')
 _spec = importlib.util.spec_from_file_location('fleetops_alertmanager_source', SOURCE)

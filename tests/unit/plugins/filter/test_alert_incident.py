@@ -12,6 +12,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.filter.alert_incident import alert_incident, instance_host
 
+pytestmark = pytest.mark.eda
+
 HOSTS = ['web1', 'web2', 'db1.example.com', '192.0.2.10', 'cache_1']
 GROUPS = ['all', 'ungrouped', 'web', 'postgres', 'monitoring']
 

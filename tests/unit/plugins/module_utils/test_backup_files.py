@@ -14,6 +14,8 @@ import pytest
 from ansible_collections.fleetops.runbook.plugins.module_utils import backup_files
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import ParameterError
 
+pytestmark = pytest.mark.backup
+
 
 def test_series_key_strips_timestamps():
     key = backup_files.series_key

@@ -18,6 +18,8 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import log_stats as L
 
+pytestmark = pytest.mark.log_stats
+
 ALPHA = 0.01
 
 

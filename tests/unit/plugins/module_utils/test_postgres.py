@@ -15,6 +15,8 @@ import pytest
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import postgres
 
+pytestmark = pytest.mark.postgres
+
 
 class FakeModule:
     def __init__(self, **params):

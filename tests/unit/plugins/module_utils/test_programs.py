@@ -13,6 +13,8 @@ import pytest
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import programs
 
+pytestmark = pytest.mark.backup
+
 
 def test_run_program_passes_the_environment(run_command):
     rc, out, dummy = programs.run_program(

@@ -11,8 +11,12 @@ __metaclass__ = type
 import gzip
 import os
 
+import pytest
+
 from ansible_collections.fleetops.runbook.plugins.module_utils import restore_check
 from ansible_collections.fleetops.runbook.plugins.module_utils.programs import run_program
+
+pytestmark = pytest.mark.backup
 
 
 def test_environment_carries_the_connection():

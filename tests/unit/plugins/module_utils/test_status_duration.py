@@ -11,6 +11,8 @@ import pytest
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import ParameterError, parse_duration
 
+pytestmark = pytest.mark.backup
+
 
 @pytest.mark.parametrize('value, seconds', [(3600, 3600), ('90m', 5400), ('1h', 3600),
                                             ('2d', 172800), ('45', 45), ('1.5h', 5400)])

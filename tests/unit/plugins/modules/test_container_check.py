@@ -23,6 +23,8 @@ from ansible_collections.fleetops.runbook.plugins.modules.container_check import
     unreachable_reason,
 )
 
+pytestmark = pytest.mark.containers
+
 
 def test_parse_docker_time():
     assert parse_docker_time('1970-01-01T00:01:40Z') == 100.0

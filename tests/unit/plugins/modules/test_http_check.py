@@ -20,6 +20,8 @@ from ansible_collections.fleetops.runbook.plugins.modules.http_check import (
     percentile,
 )
 
+pytestmark = pytest.mark.http
+
 
 def test_nearest_rank_percentiles_are_measured_values():
     values = [0.1 * i for i in range(1, 21)]  # 0.1 .. 2.0

@@ -11,6 +11,8 @@ import pytest
 
 from ansible_collections.fleetops.runbook.plugins.modules import log_stats
 
+pytestmark = pytest.mark.log_stats
+
 ENTRY_KEYS = ('format', 'fields', 'latency_unit', 'error_level', 'error_pattern', 'window_minutes', 'thresholds')
 
 

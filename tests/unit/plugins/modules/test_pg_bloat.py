@@ -11,6 +11,8 @@ import pytest
 from ansible_collections.fleetops.runbook.plugins.modules import pg_bloat
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
 
+pytestmark = pytest.mark.postgres
+
 
 class Failed(Exception):
     pass

@@ -6,8 +6,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.fleetops.runbook.plugins.modules import pg_health, slow_queries
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import parse_thresholds
+
+pytestmark = pytest.mark.postgres
 
 
 class FakeModule:
@@ -74,16 +78,6 @@ def test_add_targets_keeps_forced_status():
                        worse='lower')
     assert health.report.checks[0]['status'] == 'OK'
     assert health.report.checks[0]['message'] == 'too few to judge'
-
-
-def test_slow_queries_defaults_follow_the_runbook():
-    parsed = parse_thresholds({}, slow_queries.DEFAULT_THRESHOLDS)
-    # The runbook alerts when more than five statements average over one second.
-    assert parsed['slow_statements'].judge(5) == 'OK'
-    assert parsed['slow_statements'].judge(6) == 'WARNING'
-    assert parsed['running_statements'].judge(1) == 'WARNING'
-    assert slow_queries.ORDER_COLUMNS == {'mean_time': 'mean_ms', 'total_time': 'total_ms',
-                                          'calls': 'calls'}
 
 
 def test_values_are_judged_before_they_are_rounded():

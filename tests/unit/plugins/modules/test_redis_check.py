@@ -22,6 +22,8 @@ from ansible_collections.fleetops.runbook.plugins.modules.redis_check import (
     save_age,
 )
 
+pytestmark = pytest.mark.redis
+
 
 @pytest.fixture
 def pair():

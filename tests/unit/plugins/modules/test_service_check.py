@@ -33,6 +33,8 @@ from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     parse_thresholds,
 )
 
+pytestmark = pytest.mark.services
+
 little_endian = pytest.mark.skipif(sys.byteorder != 'little', reason='/proc/net samples of a little-endian host')
 
 # systemctl show --property=... output of systemd 252 (Debian 12) for four units: properties come in

@@ -12,6 +12,7 @@ import json
 import os
 
 import jsonschema
+import pytest
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
     STATUS_CODES,
@@ -35,6 +36,8 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     sparkline,
     write_report,
 )
+
+pytestmark = pytest.mark.report
 
 SCHEMA = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'fleet_report.schema.json')
 

@@ -20,6 +20,8 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
     write_report,
 )
 
+pytestmark = pytest.mark.report
+
 SCHEMA = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'fleet_report.schema.json')
 
 OK_RESULT = {'status': 'OK', 'summary': 'OK: 5 OK', 'changed': False,

@@ -23,6 +23,8 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.trend import (
     since_last_drop,
 )
 
+pytestmark = pytest.mark.capacity
+
 DAY = 86400.0
 NOW = 1795000000.0  # 2026-11-18T11:06:40Z, fixed so every test is exact
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .harness import REPO
+REPO = Path(__file__).resolve().parents[3]
 
 ROLES = sorted(p.name for p in (REPO / 'roles').iterdir() if (p / 'meta').is_dir())
 

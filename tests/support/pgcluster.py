@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A throwaway PostgreSQL cluster for tests, benchmarks and the demo.
 
-Used from Python (the pytest fixtures in ``tests/integration/pg_fixtures.py``)::
+Used from Python (the pytest fixtures in ``tests/integration/pg_fixtures.py``, the benchmarks)::
+
+    from tests.support.pgcluster import PgCluster
 
     cluster = PgCluster('/tmp/some-dir', settings={'max_connections': 20})
     cluster.start()
@@ -11,12 +13,13 @@ Used from Python (the pytest fixtures in ``tests/integration/pg_fixtures.py``)::
     args = cluster.login_args()          # login_host/login_port/login_user/login_password
     cluster.stop(); cluster.destroy()
 
-and from the shell (the Makefile)::
+and from the shell (the Makefile), in the checkout's root::
 
-    python tests/pgcluster.py start DIR [--port N] [--set name=value ...]
-    python tests/pgcluster.py env DIR          # export PGHOST=... lines for the superuser
-    python tests/pgcluster.py inventory DIR FILE [--monitor]
-    python tests/pgcluster.py stop DIR [--destroy]
+    python -m tests.support.pgcluster start DIR [--port N] [--set name=value ...]
+    python -m tests.support.pgcluster env DIR          # export PGHOST=... lines for the superuser
+    python -m tests.support.pgcluster inventory DIR FILE [--monitor]
+    python -m tests.support.pgcluster stop DIR [--destroy]
+    python -m tests.support.pgcluster bindir           # where initdb, pg_ctl and pg_config are
 
 The cluster listens on 127.0.0.1 (a free port) and on a unix socket in ``DIR/sock``, preloads
 pg_stat_statements, allows prepared transactions and replication, and has two roles with
@@ -239,7 +242,7 @@ class PgCluster:
         settings = dict(self.settings)
         settings['port'] = self.port
         settings['unix_socket_directories'] = self.socket_dir
-        lines = ['# written by tests/pgcluster.py']
+        lines = ['# written by tests/support/pgcluster.py']
         for name, value in settings.items():
             if isinstance(value, bool):
                 value = 'on' if value else 'off'
@@ -460,7 +463,7 @@ def write_inventory(cluster, path, monitor=True, group='postgres'):
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, 'w') as handle:
-        handle.write('---\n# Written by tests/pgcluster.py: the throwaway demo PostgreSQL.\n')
+        handle.write('---\n# Written by tests/support/pgcluster.py: the throwaway demo PostgreSQL.\n')
         yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
 
 
@@ -536,7 +539,16 @@ def main(argv=None):
     demo.add_argument('dir')
     status = sub.add_parser('status', help='exit 0 when the cluster runs')
     status.add_argument('dir')
+    sub.add_parser('bindir', help='print the directory of the server binaries (initdb, pg_ctl, pg_config)')
     args = parser.parse_args(argv)
+
+    if args.action == 'bindir':
+        try:
+            print(find_bindir())
+        except PgClusterError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return 0
 
     if args.action == 'start':
         if os.path.exists(os.path.join(args.dir, STATE_FILE)):

@@ -2,7 +2,6 @@
 #   make molecule                     every scenario under molecule/
 #   make molecule-scenario S=name     one scenario (or several: S="a b")
 #   make molecule-images              the base image only
-TEST_TARGETS += molecule
 
 MOLECULE_SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 

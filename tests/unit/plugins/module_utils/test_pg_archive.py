@@ -8,15 +8,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import sys
 import zlib
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / '.cache' / 'collections'))
+from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 
-from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive  # noqa: E402
+pytestmark = pytest.mark.backup
 
 
 def test_one_pass_file_hashes_what_it_hands_out(tmp_path):
