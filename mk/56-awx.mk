@@ -9,8 +9,8 @@
 # EE the way AWX runs a job (ansible-runner with process isolation in that image) against a
 # container. The EE has ansible-core and only the collections galaxy.yml depends on, copied from
 # the venv, so a cold build takes a few minutes; Docker's layer cache makes a rebuild after a
-# change to the collection a matter of seconds. It runs after test-integration.
-TEST_TARGETS += test-ee
+# change to the collection a matter of seconds. make test runs it after test-integration (TEST_TARGETS
+# in the Makefile).
 
 EE_DIR   ?= $(CACHE)/ee
 EE_IMAGE ?= fleetops/ee:test
