@@ -21,9 +21,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 # scenarios. The targets themselves live in mk/*.mk; this list is the one place that orders them.
 #   docs-lint, lint, changelog-lint, sanity, units, galaxy-import  mk/20-quality.mk, mk/55-eda.mk
 #   test-integration                                               mk/10-pytest.mk
-#   test-ee (the AWX execution environment)                        mk/56-awx.mk
+#   test-ee, test-de (the AWX execution and decision environments) mk/56-awx.mk
 #   molecule                                                       mk/41-molecule.mk
-TEST_TARGETS := docs-lint lint changelog-lint sanity units test-integration test-ee galaxy-import molecule
+TEST_TARGETS := docs-lint lint changelog-lint sanity units test-integration test-ee test-de galaxy-import molecule
 # Targets that `make demo` runs before the daily checks (e.g. a throwaway PostgreSQL).
 DEMO_PREREQS :=
 # Extra arguments for the demo's ansible-playbook run.

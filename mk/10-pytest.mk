@@ -20,4 +20,4 @@ test-units: venv collection
 INTEGRATION_WORKERS ?= 2
 test-integration: venv collection
 	cd $(ROOT) && python -m pytest -q -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile tests/integration \
-	  --ignore=tests/integration/test_awx_ee.py
+	  --ignore=tests/integration/test_awx_ee.py --ignore=tests/integration/test_eda_de.py

@@ -29,8 +29,9 @@ test-ee: ee-image
 	cd $(ROOT) && FLEETOPS_EE_IMAGE=$(EE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py
 
 # The decision environment (extensions/eda/decision-environment.yml) is built the same way, on
-# fleetops/debian12:de-base (Java 17 from Debian). Not in make test: de-image adds Java's packages
-# to the base once per machine; test-de checks ansible-rulebook and the rulebook in it.
+# fleetops/debian12:de-base (Java 17 from Debian, added to the base once per machine); test-de runs
+# tests/integration/test_eda_de.py: ansible-rulebook and the rulebook in it. make test runs it
+# after test-ee.
 DE_DIR   ?= $(CACHE)/de
 DE_IMAGE ?= fleetops/de:test
 
@@ -43,4 +44,4 @@ de-image: de-context
 	  -c $(DE_DIR)/context -t $(DE_IMAGE) $(EE_BUILD_ARGS)
 
 test-de: de-image
-	cd $(ROOT) && FLEETOPS_DE_IMAGE=$(DE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_awx_ee.py -k decision
+	cd $(ROOT) && FLEETOPS_DE_IMAGE=$(DE_IMAGE) python -m pytest -q -p no:cacheprovider tests/integration/test_eda_de.py
