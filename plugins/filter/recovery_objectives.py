@@ -17,6 +17,9 @@ description:
     incident (O(incident_time)), or to O(verified) when no incident time is given.
   - Each is a check of the status model, V(CRITICAL) when it exceeds its target. The runbook's
     targets are four hours and one hour.
+  - A backup taken after O(incident_time) is no recovery point before the incident, so the C(rpo)
+    check is V(WARNING) and says so. A backup time after O(verified) without an incident time means
+    the clocks disagree: the C(rpo) check is V(UNKNOWN). A negative RPO is never judged V(OK).
   - With O(schedule), the backup schedule of the restored backups, a third check C(schedule) says
     whether that schedule can meet the RPO target at all (V(WARNING) with a plain message when the
     time between two backups exceeds it), and an empty O(rpo_target) is derived from the schedule
@@ -76,7 +79,7 @@ import datetime
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.module_utils.status import (
-    CheckReport, ParameterError, human_duration, parse_duration, parse_thresholds)
+    UNKNOWN, WARNING, CheckReport, ParameterError, human_duration, parse_duration, parse_thresholds)
 from ansible_collections.fleetops.runbook.plugins.module_utils.schedule import objective
 
 
@@ -132,11 +135,22 @@ def objectives(started, verified, backup_time, incident_time=None, rto_target='4
     check['message'] = 'recovery took %s (target %s)%s' % (
         human_duration(rto), human_duration(rto_limit),
         '' if check['status'] == 'OK' else ': RTO missed')
-    check = report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'])
-    check['message'] = 'the backup is %s older than %s (target %s)%s' % (
-        human_duration(rpo), 'the incident' if incident is not None else 'the recovery',
-        human_duration(rpo_limit),
-        '' if check['status'] == 'OK' else ': RPO missed')
+    if rpo < 0 and incident is not None:
+        # A backup taken after the incident is no recovery point before it: it may hold the damage.
+        report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'], status=WARNING,
+                   message='the backup was taken %s after the incident: it may hold what the incident did, '
+                           'so it is no recovery point before it' % human_duration(-rpo))
+    elif rpo < 0:
+        # Backup time after the verification finished: the clocks of the hosts disagree.
+        report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'], status=UNKNOWN,
+                   message='the backup time is %s after the recovery was verified: the clocks of the backup '
+                           'and the controller disagree, so the RPO cannot be measured' % human_duration(-rpo))
+    else:
+        check = report.add('rpo', round(rpo, 3), unit='seconds', thresholds=thresholds['rpo'])
+        check['message'] = 'the backup is %s older than %s (target %s)%s' % (
+            human_duration(rpo), 'the incident' if incident is not None else 'the recovery',
+            human_duration(rpo_limit),
+            '' if check['status'] == 'OK' else ': RPO missed')
     if goal is not None:
         report.add('schedule', goal['max_age_seconds'], unit='seconds',
                    status='OK' if goal['met'] else 'WARNING', message=goal['message'])

@@ -63,6 +63,22 @@ def test_without_an_incident_time_the_rpo_runs_to_the_verification():
     assert 'older than the recovery' in out['checks'][1]['message']
 
 
+def test_a_backup_taken_after_the_incident_is_no_recovery_point():
+    out = objectives(START, START + HOUR, START + 1800, incident_time=START)
+    rpo = out['checks'][1]
+    assert (rpo['status'], rpo['value']) == ('WARNING', -1800.0)
+    assert rpo['message'] == ('the backup was taken 30.0 min after the incident: it may hold what the '
+                              'incident did, so it is no recovery point before it')
+    assert out['met'] is False and out['status'] == 'WARNING'
+
+
+def test_a_backup_newer_than_the_verification_is_a_clock_problem_not_an_ok():
+    out = objectives(START, START + 600, START + 660)
+    rpo = out['checks'][1]
+    assert rpo['status'] == 'UNKNOWN' and 'clocks' in rpo['message']
+    assert out['met'] is False
+
+
 def test_a_clock_going_backwards_does_not_make_a_negative_rto():
     out = objectives(START, START - 5, START - 60)
     assert out['rto_seconds'] == 0.0 and out['checks'][0]['status'] == 'OK'
