@@ -118,6 +118,8 @@ def choose(result, max_age='7d'):
         report.add('backup_choice', len(skipped), unit='count',
                    status=WARNING if skipped else OK, message=message)
     out = report.result()
+    # The one check's message is the whole story; the status model's count ("OK: 1 OK") is not.
+    out['summary'] = '%s: %s' % (out['status'], out['checks'][0]['message'])
     out.update(chosen=chosen['path'] if chosen else None,
                chosen_mtime=chosen.get('mtime') if chosen else None, skipped=skipped)
     return out

@@ -27,6 +27,7 @@ def test_the_newest_good_backup_is_chosen_whatever_the_order():
     out = choose(result)
     assert (out['chosen'], out['chosen_mtime'], out['skipped'], out['status']) == ('/b/new.dump', 200, [], 'OK')
     assert out['checks'][0]['message'] == 'chose /b/new.dump' and out['checks'][0]['value'] == 0
+    assert out['summary'] == 'OK: chose /b/new.dump'
 
 
 def test_newer_broken_and_stale_backups_are_skipped_with_their_reasons():
