@@ -64,7 +64,38 @@ LIBPQ_MIN_CONNECT_TIMEOUT = 2
 
 # Connection options passed to libpq as text: a NUL byte in them cannot be sent.
 TEXT_CONNECTION_PARAMS = ('login_host', 'login_user', 'login_password', 'login_db',
-                          'login_unix_socket', 'ca_cert')
+                          'login_unix_socket', 'ca_cert', 'ssl_cert', 'ssl_key')
+
+# The libpq keyword each named option sets; connect_params may not set these again. ``options``
+# carries statement_timeout and the read-only session, ``application_name`` names the module.
+NAMED_KEYWORDS = {
+    'host': 'login_host or login_unix_socket', 'port': 'login_port', 'user': 'login_user',
+    'password': 'login_password', 'dbname': 'login_db', 'sslmode': 'ssl_mode',
+    'sslrootcert': 'ca_cert', 'sslcert': 'ssl_cert', 'sslkey': 'ssl_key',
+    'connect_timeout': 'connect_timeout', 'options': 'statement_timeout',
+    'application_name': 'the module (its own name)',
+}
+
+# libpq's environment variable for each connection keyword that has one: what the client programs
+# (psql, pg_dump, pg_restore) are given instead of a connection string.
+LIBPQ_ENVIRONMENT = {
+    'host': 'PGHOST', 'hostaddr': 'PGHOSTADDR', 'port': 'PGPORT', 'dbname': 'PGDATABASE',
+    'user': 'PGUSER', 'password': 'PGPASSWORD', 'passfile': 'PGPASSFILE',
+    'require_auth': 'PGREQUIREAUTH', 'channel_binding': 'PGCHANNELBINDING', 'service': 'PGSERVICE',
+    'servicefile': 'PGSERVICEFILE', 'options': 'PGOPTIONS', 'application_name': 'PGAPPNAME',
+    'sslmode': 'PGSSLMODE', 'sslcompression': 'PGSSLCOMPRESSION', 'sslcert': 'PGSSLCERT',
+    'sslkey': 'PGSSLKEY', 'sslcertmode': 'PGSSLCERTMODE', 'sslrootcert': 'PGSSLROOTCERT',
+    'sslcrl': 'PGSSLCRL', 'sslcrldir': 'PGSSLCRLDIR', 'sslsni': 'PGSSLSNI',
+    'requirepeer': 'PGREQUIREPEER', 'ssl_min_protocol_version': 'PGSSLMINPROTOCOLVERSION',
+    'ssl_max_protocol_version': 'PGSSLMAXPROTOCOLVERSION', 'gssencmode': 'PGGSSENCMODE',
+    'krbsrvname': 'PGKRBSRVNAME', 'gsslib': 'PGGSSLIB', 'connect_timeout': 'PGCONNECT_TIMEOUT',
+    'client_encoding': 'PGCLIENTENCODING', 'target_session_attrs': 'PGTARGETSESSIONATTRS',
+    'load_balance_hosts': 'PGLOADBALANCEHOSTS',
+}
+
+SECRET_KEYWORDS = ('sslpassword',)
+
+_KEYWORD_RE = re.compile(r'^[a-z][a-z0-9_]*$')
 
 
 def postgres_argument_spec():
@@ -78,9 +109,56 @@ def postgres_argument_spec():
         login_unix_socket=dict(type='path'),
         ssl_mode=dict(type='str', default='prefer', choices=SSL_MODES),
         ca_cert=dict(type='path'),
+        ssl_cert=dict(type='path'),
+        ssl_key=dict(type='path', no_log=False),
+        connect_params=dict(type='dict'),
         connect_timeout=dict(type='int', default=10),
         statement_timeout=dict(type='int', default=10000),
     )
+
+
+def libpq_keywords(params):
+    """The libpq connection keywords of the connection options, unset ones left out.
+
+    ``login_unix_socket`` wins over ``login_host``; ``connect_params`` come last (they never name
+    a keyword of an option: :func:`validate_connection_params`). Neither the database's default
+    nor the session's ``options`` are added here: :meth:`PgSession.conninfo` does that.
+    """
+    keywords = dict(
+        host=params.get('login_unix_socket') or params.get('login_host'),
+        port=params.get('login_port'),
+        user=params.get('login_user'),
+        password=params.get('login_password'),
+        dbname=params.get('login_db'),
+        sslmode=params.get('ssl_mode'),
+        sslrootcert=params.get('ca_cert'),
+        sslcert=params.get('ssl_cert'),
+        sslkey=params.get('ssl_key'),
+        connect_timeout=params.get('connect_timeout'),
+    )
+    keywords.update(params.get('connect_params') or {})
+    return dict((k, v) for k, v in keywords.items() if v not in (None, ''))
+
+
+def _libpq_text(value):
+    if isinstance(value, bool):
+        return '1' if value else '0'
+    return str(value)
+
+
+def libpq_environment(params):
+    """The connection options as libpq environment variables, for the client programs.
+
+    Raises ValueError naming a connect_params keyword that has no environment variable.
+    """
+    env = {}
+    for keyword, value in libpq_keywords(params).items():
+        name = LIBPQ_ENVIRONMENT.get(keyword)
+        if name is None:
+            raise ValueError('connect_params: %s has no libpq environment variable, so the client '
+                             'programs (psql, pg_dump, pg_restore) cannot be given it' % keyword)
+        env[name] = _libpq_text(value)
+    return env
 
 
 def ensure_driver(module):
@@ -110,8 +188,11 @@ def validate_container_params(params):
     return errors
 
 
-def validate_connection_params(params):
-    """Messages naming the parameter for connection options Ansible's types do not catch."""
+def validate_connection_params(params, programs=False):
+    """Messages naming the parameter for connection options Ansible's types do not catch.
+
+    ``programs``: the connection also goes to the client programs, through the environment.
+    """
     errors = []
     port = params.get('login_port')
     if port is not None and not 1 <= port <= 65535:
@@ -127,6 +208,30 @@ def validate_connection_params(params):
         if isinstance(value, str) and '\x00' in value:
             # Never the value itself: it may be the password.
             errors.append('%s: must not contain a NUL byte' % name)
+    errors.extend(_connect_params_errors(params.get('connect_params') or {}, programs))
+    return errors
+
+
+def _connect_params_errors(connect_params, programs):
+    errors = []
+    for keyword in sorted(connect_params, key=str):
+        value = connect_params[keyword]
+        if not isinstance(keyword, str) or not _KEYWORD_RE.match(keyword):
+            errors.append('connect_params: %r is not a libpq connection keyword' % (keyword,))
+        elif keyword in NAMED_KEYWORDS:
+            errors.append('connect_params: %s is set by %s, not here' % (keyword, NAMED_KEYWORDS[keyword]))
+        elif keyword in SECRET_KEYWORDS:
+            # connect_params is not no_log: a secret in it would reach the task's output.
+            errors.append('connect_params: %s is a secret and connect_params is logged; protect '
+                          'the key file by its mode (0600) instead' % keyword)
+        elif value is not None and not isinstance(value, (str, int, float)):
+            errors.append('connect_params: %s must be a string or a number, got %s'
+                          % (keyword, type(value).__name__))
+        elif isinstance(value, str) and '\x00' in value:
+            errors.append('connect_params: %s must not contain a NUL byte' % keyword)
+        elif programs and keyword not in LIBPQ_ENVIRONMENT:
+            errors.append('connect_params: %s has no libpq environment variable, so the client '
+                          'programs (psql, pg_dump, pg_restore) cannot be given it' % keyword)
     return errors
 
 
@@ -357,19 +462,10 @@ class PgSession:
         options = ['-c statement_timeout=%d' % p['statement_timeout']]
         if self.read_only:
             options.append('-c default_transaction_read_only=on')
-        kwargs = dict(
-            host=p.get('login_unix_socket') or p.get('login_host'),
-            port=p.get('login_port'),
-            user=p.get('login_user'),
-            password=p.get('login_password'),
-            dbname=p.get('login_db') or DEFAULT_DB,
-            sslmode=p.get('ssl_mode'),
-            sslrootcert=p.get('ca_cert'),
-            connect_timeout=p['connect_timeout'],
-            application_name=self.application_name,
-            options=' '.join(options),
-        )
-        return dict((k, v) for k, v in kwargs.items() if v is not None)
+        kwargs = libpq_keywords(p)
+        kwargs.setdefault('dbname', DEFAULT_DB)
+        kwargs.update(application_name=self.application_name, options=' '.join(options))
+        return kwargs
 
     def connect_deadline(self):
         """Seconds a connection attempt may take, all addresses libpq tries together."""
@@ -547,7 +643,7 @@ def connection_failure_message(session, failure):
         'timeout': 'no answer within connect_timeout (%ss)' % session.params['connect_timeout'],
         'refused': 'is the server running and listening there?',
         'unresolvable': 'check login_host',
-        'ssl': 'check ssl_mode and ca_cert',
+        'ssl': 'check ssl_mode, ca_cert, ssl_cert and ssl_key',
     }
     if isinstance(failure, ConnectionLost):
         return '%s: %s' % (session.target(), failure.message)
