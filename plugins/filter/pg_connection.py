@@ -33,9 +33,8 @@ options:
         C(statement_timeout) is left out (the programs run under their own timeouts).
       - V(community.postgresql) - the options of the community.postgresql modules. C(login_host) is
         C(login_unix_socket) when set, else C(login_host) (the precedence of this collection);
-        C(connect_timeout) goes into C(connect_params). C(login_db) is left out, since those modules
-        name the database differently (C(login_db), C(maintenance_db)), and so is
-        C(statement_timeout), which they do not have.
+        C(connect_timeout) goes into C(connect_params); C(login_db) is named after O(db_option).
+        C(statement_timeout) is left out: those modules do not have it.
     type: str
     default: environment
     choices: [environment, community.postgresql]
@@ -43,6 +42,12 @@ options:
     description: Include the password (E(PGPASSWORD), or C(login_password)).
     type: bool
     default: true
+  db_option:
+    description:
+      - With O(form=community.postgresql), the option the module names the database it connects
+        to with (V(login_db) for most, V(maintenance_db) for community.postgresql.postgresql_db).
+    type: str
+    default: login_db
 '''
 
 EXAMPLES = r'''
@@ -59,6 +64,15 @@ EXAMPLES = r'''
   module_defaults:
     community.postgresql.postgresql_query: >-
       {{ maintenance_postgres_connection | fleetops.runbook.pg_connection(form='community.postgresql') }}
+
+- name: Drop a scratch database, connected to the connection's database
+  community.postgresql.postgresql_db:
+    name: scratch
+    state: absent
+  module_defaults:
+    community.postgresql.postgresql_db: >-
+      {{ maintenance_postgres_connection | fleetops.runbook.pg_connection(form='community.postgresql',
+         db_option='maintenance_db') }}
 '''
 
 RETURN = r'''
@@ -109,8 +123,10 @@ def _checked(connection, programs):
     return params
 
 
-def _community(params):
+def _community(params, db_option):
     options = {}
+    if params.get('login_db'):
+        options[db_option] = params['login_db']
     host = params.get('login_unix_socket') or params.get('login_host')
     if host:
         options['login_host'] = host
@@ -125,14 +141,14 @@ def _community(params):
     return options
 
 
-def pg_connection(connection, form='environment', password=True):
+def pg_connection(connection, form='environment', password=True, db_option='login_db'):
     if form not in FORMS:
         raise AnsibleFilterError('pg_connection: form: %r is not one of %s' % (form, ', '.join(FORMS)))
     params = _checked(connection, programs=form == 'environment')
     if not password:
         params.pop('login_password', None)
     if form == 'community.postgresql':
-        return _community(params)
+        return _community(params, db_option)
     params.pop('statement_timeout', None)
     return libpq_environment(params)
 

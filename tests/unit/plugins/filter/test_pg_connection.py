@@ -7,10 +7,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pathlib
+
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetops.runbook.plugins.filter.pg_connection import pg_connection
+from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import postgres_argument_spec
 
 FULL = dict(login_host='db1', login_port='5433', login_user='mon', login_password='s3cret',
             login_db='shop', ssl_mode='verify-full', ca_cert='/ca.pem', ssl_cert='/c.pem',
@@ -39,8 +43,13 @@ def test_unix_socket_wins_in_both_forms():
 def test_community_postgresql_options():
     assert pg_connection(FULL, form='community.postgresql') == {
         'login_host': 'db1', 'login_port': 5433, 'login_user': 'mon', 'login_password': 's3cret',
-        'ssl_mode': 'verify-full', 'ca_cert': '/ca.pem', 'ssl_cert': '/c.pem', 'ssl_key': '/c.key',
+        'login_db': 'shop', 'ssl_mode': 'verify-full', 'ca_cert': '/ca.pem', 'ssl_cert': '/c.pem', 'ssl_key': '/c.key',
         'connect_params': {'target_session_attrs': 'read-write', 'connect_timeout': 7}}
+
+
+def test_community_form_names_the_database_as_the_module_does():
+    options = pg_connection({'login_db': 'shop'}, form='community.postgresql', db_option='maintenance_db')
+    assert options == {'maintenance_db': 'shop'}
 
 
 def test_community_form_takes_keywords_without_environment_variable():
@@ -69,3 +78,28 @@ def test_bad_connection_is_refused_naming_the_key(connection, message):
 def test_unknown_form_is_refused():
     with pytest.raises(AnsibleFilterError, match="form: 'libpq' is not one of"):
         pg_connection({}, form='libpq')
+
+
+ROLES = ('maintenance', 'disaster_recovery', 'incident_response', 'staged_recovery')
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_role_connection_takes_exactly_the_shared_options(role):
+    """<role>_postgres_connection documents every option of the shared spec, typed alike."""
+    root = pathlib.Path(__file__).resolve().parents[4]
+    specs = yaml.safe_load((root / 'roles' / role / 'meta' / 'argument_specs.yml').read_text())['argument_specs']
+    found = [entry['options'][role + '_postgres_connection'] for entry in specs.values()
+             if role + '_postgres_connection' in (entry.get('options') or {})]
+    assert found, '%s has no %s_postgres_connection' % (role, role)
+    shared = postgres_argument_spec()
+    for option in found:
+        assert option['type'] == 'dict'
+        assert list(option['options']) == list(shared)
+        for name, spec in shared.items():
+            role_spec = option['options'][name]
+            assert role_spec['type'] == spec['type'], name
+            assert role_spec.get('choices') == spec.get('choices'), name
+            assert bool(role_spec.get('no_log')) == bool(spec.get('no_log')), name
+            assert 'default' not in role_spec, name
+        # The role's default is itself a valid connection.
+        pg_connection(option['default'])
