@@ -73,6 +73,8 @@ options:
         C(dbname), C(sslmode), C(sslrootcert), C(sslcert), C(sslkey), C(connect_timeout)), and
         C(options) and C(application_name), which the module sets itself, are refused; so is
         C(sslpassword), a secret this option would log.
+      - The checks run in read-only sessions, so C(target_session_attrs=read-write) never finds a
+        server for them; V(primary) (PostgreSQL 14 and later) picks the primary.
       - Modules that run the client programs (C(psql), C(pg_restore)) pass each keyword as its
         libpq environment variable (C(target_session_attrs) as E(PGTARGETSESSIONATTRS)); a keyword
         without one is refused there.

@@ -319,6 +319,8 @@ def _classify_connect_error(message):
         return 'refused'
     if 'could not translate host name' in lowered or 'name or service not known' in lowered:
         return 'unresolvable'
+    if 'invalid connection option' in lowered or 'invalid dsn' in lowered:
+        return 'options'
     if 'ssl' in lowered or 'certificate' in lowered:
         return 'ssl'
     return 'other'
@@ -644,6 +646,7 @@ def connection_failure_message(session, failure):
         'refused': 'is the server running and listening there?',
         'unresolvable': 'check login_host',
         'ssl': 'check ssl_mode, ca_cert, ssl_cert and ssl_key',
+        'options': 'check connect_params',
     }
     if isinstance(failure, ConnectionLost):
         return '%s: %s' % (session.target(), failure.message)
