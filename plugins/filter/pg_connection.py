@@ -34,7 +34,7 @@ options:
       - V(community.postgresql) - the options of the community.postgresql modules. C(login_host) is
         C(login_unix_socket) when set, else C(login_host) (the precedence of this collection);
         C(connect_timeout) goes into C(connect_params); C(login_db) is named after O(db_option).
-        C(statement_timeout) is left out: those modules do not have it.
+        C(statement_timeout) is left out, as those modules do not have it.
     type: str
     default: environment
     choices: [environment, community.postgresql]

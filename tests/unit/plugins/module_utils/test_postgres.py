@@ -84,6 +84,7 @@ def test_validate_connection_params_accepts_good_values():
     ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'refused'),
     ('could not translate host name "nohost" to address', 'unresolvable'),
     ('SSL error: certificate verify failed', 'ssl'),
+    ('invalid dsn: invalid connection option "keepalive"', 'options'),
     ('something else', 'other'),
 ])
 def test_classify_connect_error(message, kind):
