@@ -84,8 +84,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_string
 
-from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import (
-    libpq_environment, postgres_argument_spec, validate_connection_params)
+from ansible_collections.fleetops.runbook.plugins.module_utils.libpq import libpq_environment
+from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import postgres_argument_spec, validate_connection_params
 
 FORMS = ('environment', 'community.postgresql')
 

@@ -22,7 +22,7 @@ import zlib
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_files import load_manifest
-from ansible_collections.fleetops.runbook.plugins.module_utils.postgres import libpq_environment
+from ansible_collections.fleetops.runbook.plugins.module_utils.libpq import libpq_environment
 from ansible_collections.fleetops.runbook.plugins.module_utils.programs import ProgramTimeout, find_tool, run_program
 
 # Runs a program with a file (or /dev/fd/N) as its standard input: docker exec -i hands it on.

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.fleetops.runbook.plugins.module_utils import postgres
+from ansible_collections.fleetops.runbook.plugins.module_utils import libpq, postgres
 
 
 class FakeModule:
@@ -290,11 +290,11 @@ def test_client_certificate_and_connect_params_reach_the_driver():
 
 
 def test_libpq_keywords_leave_unset_options_out():
-    assert postgres.libpq_keywords({'login_host': 'db1', 'login_password': '', 'login_db': None}) == {'host': 'db1'}
+    assert libpq.libpq_keywords({'login_host': 'db1', 'login_password': '', 'login_db': None}) == {'host': 'db1'}
 
 
 def test_libpq_environment_of_every_option():
-    env = postgres.libpq_environment(dict(
+    env = libpq.libpq_environment(dict(
         login_host='db1', login_unix_socket='/run/postgresql', login_port=5433, login_user='mon',
         login_password='s3cret', login_db='shop', ssl_mode='verify-ca', ca_cert='/ca.pem',
         ssl_cert='/c.pem', ssl_key='/c.key', connect_timeout=7, statement_timeout=500,
@@ -308,7 +308,7 @@ def test_libpq_environment_of_every_option():
 
 def test_libpq_environment_refuses_a_keyword_without_variable():
     with pytest.raises(ValueError, match='connect_params: keepalives_idle has no libpq environment variable'):
-        postgres.libpq_environment({'connect_params': {'keepalives_idle': 30}})
+        libpq.libpq_environment({'connect_params': {'keepalives_idle': 30}})
 
 
 @pytest.mark.parametrize('connect_params, programs, message', [
