@@ -259,7 +259,7 @@ def _classify_connect_error(message):
         return 'refused'
     if 'could not translate host name' in lowered or 'name or service not known' in lowered:
         return 'unresolvable'
-    if 'invalid connection option' in lowered or 'invalid dsn' in lowered:
+    if 'connection option' in lowered or 'invalid dsn' in lowered:
         return 'options'
     if 'ssl' in lowered or 'certificate' in lowered:
         return 'ssl'

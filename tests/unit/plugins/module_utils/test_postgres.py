@@ -85,6 +85,8 @@ def test_validate_connection_params_accepts_good_values():
     ('could not translate host name "nohost" to address', 'unresolvable'),
     ('SSL error: certificate verify failed', 'ssl'),
     ('invalid dsn: invalid connection option "keepalive"', 'options'),
+    ('connection to server at "127.0.0.1", port 1 failed: invalid integer value "x" for connection option "keepalives"',
+     'options'),
     ('something else', 'other'),
 ])
 def test_classify_connect_error(message, kind):
