@@ -55,6 +55,30 @@ options:
       - File with the certificate authorities that sign the server certificate (libpq's
         C(sslrootcert)). Used with O(ssl_mode=verify-ca) and O(ssl_mode=verify-full).
     type: path
+  ssl_cert:
+    description:
+      - Client certificate file presented to the server (libpq's C(sslcert)), for servers that
+        authenticate clients by certificate (C(cert) in C(pg_hba.conf)). Give its key in O(ssl_key).
+    type: path
+  ssl_key:
+    description:
+      - Private key file of O(ssl_cert) (libpq's C(sslkey)). libpq refuses a key file that others
+        can read (it wants mode 0600, or 0640 owned by root).
+    type: path
+  connect_params:
+    description:
+      - Further libpq connection keywords and their values, for what the options above do not
+        name (for example C(target_session_attrs), C(keepalives_idle), C(sslcrl), C(service)).
+      - A keyword that one of the options above sets (C(host), C(port), C(user), C(password),
+        C(dbname), C(sslmode), C(sslrootcert), C(sslcert), C(sslkey), C(connect_timeout)), and
+        C(options) and C(application_name), which the module sets itself, are refused; so is
+        C(sslpassword), a secret this option would log.
+      - The checks run in read-only sessions, so C(target_session_attrs=read-write) never finds a
+        server for them; V(primary) (PostgreSQL 14 and later) picks the primary.
+      - Modules that run the client programs (C(psql), C(pg_restore)) pass each keyword as its
+        libpq environment variable (C(target_session_attrs) as E(PGTARGETSESSIONATTRS)); a keyword
+        without one is refused there.
+    type: dict
   connect_timeout:
     description:
       - Seconds to wait for the connection, authentication included (libpq waits at least 2).
@@ -81,7 +105,8 @@ options:
     default: 10000
 notes:
   - Use module_defaults with the action group C(fleetops.runbook.postgres) to set the connection
-    once for every PostgreSQL module of a play.
+    once for every PostgreSQL module of a play. The roles of the collection take the connection
+    as one dictionary of these options (C(<role>_postgres_connection)) and apply it this way.
 '''
 
     # Modules that connect through a Python driver (fleetops.runbook.postgres.driver); modules

@@ -27,6 +27,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible_collections.fleetops.runbook.plugins.module_utils.libpq import LIBPQ_ENVIRONMENT, libpq_keywords
 
 DRIVER = None
 DRIVER_IMPORT_ERROR = None
@@ -64,7 +65,21 @@ LIBPQ_MIN_CONNECT_TIMEOUT = 2
 
 # Connection options passed to libpq as text: a NUL byte in them cannot be sent.
 TEXT_CONNECTION_PARAMS = ('login_host', 'login_user', 'login_password', 'login_db',
-                          'login_unix_socket', 'ca_cert')
+                          'login_unix_socket', 'ca_cert', 'ssl_cert', 'ssl_key')
+
+# The libpq keyword each named option sets; connect_params may not set these again. ``options``
+# carries statement_timeout and the read-only session, ``application_name`` names the module.
+NAMED_KEYWORDS = {
+    'host': 'login_host or login_unix_socket', 'port': 'login_port', 'user': 'login_user',
+    'password': 'login_password', 'dbname': 'login_db', 'sslmode': 'ssl_mode',
+    'sslrootcert': 'ca_cert', 'sslcert': 'ssl_cert', 'sslkey': 'ssl_key',
+    'connect_timeout': 'connect_timeout', 'options': 'statement_timeout',
+    'application_name': 'the module (its own name)',
+}
+
+SECRET_KEYWORDS = ('sslpassword',)
+
+_KEYWORD_RE = re.compile(r'^[a-z][a-z0-9_]*$')
 
 
 def postgres_argument_spec():
@@ -78,6 +93,9 @@ def postgres_argument_spec():
         login_unix_socket=dict(type='path'),
         ssl_mode=dict(type='str', default='prefer', choices=SSL_MODES),
         ca_cert=dict(type='path'),
+        ssl_cert=dict(type='path'),
+        ssl_key=dict(type='path', no_log=False),
+        connect_params=dict(type='dict'),
         connect_timeout=dict(type='int', default=10),
         statement_timeout=dict(type='int', default=10000),
     )
@@ -110,8 +128,11 @@ def validate_container_params(params):
     return errors
 
 
-def validate_connection_params(params):
-    """Messages naming the parameter for connection options Ansible's types do not catch."""
+def validate_connection_params(params, programs=False):
+    """Messages naming the parameter for connection options Ansible's types do not catch.
+
+    ``programs``: the connection also goes to the client programs, through the environment.
+    """
     errors = []
     port = params.get('login_port')
     if port is not None and not 1 <= port <= 65535:
@@ -127,6 +148,30 @@ def validate_connection_params(params):
         if isinstance(value, str) and '\x00' in value:
             # Never the value itself: it may be the password.
             errors.append('%s: must not contain a NUL byte' % name)
+    errors.extend(_connect_params_errors(params.get('connect_params') or {}, programs))
+    return errors
+
+
+def _connect_params_errors(connect_params, programs):
+    errors = []
+    for keyword in sorted(connect_params, key=str):
+        value = connect_params[keyword]
+        if not isinstance(keyword, str) or not _KEYWORD_RE.match(keyword):
+            errors.append('connect_params: %r is not a libpq connection keyword' % (keyword,))
+        elif keyword in NAMED_KEYWORDS:
+            errors.append('connect_params: %s is set by %s, not here' % (keyword, NAMED_KEYWORDS[keyword]))
+        elif keyword in SECRET_KEYWORDS:
+            # connect_params is not no_log: a secret in it would reach the task's output.
+            errors.append('connect_params: %s is a secret and connect_params is logged; protect '
+                          'the key file by its mode (0600) instead' % keyword)
+        elif value is not None and not isinstance(value, (str, int, float)):
+            errors.append('connect_params: %s must be a string or a number, got %s'
+                          % (keyword, type(value).__name__))
+        elif isinstance(value, str) and '\x00' in value:
+            errors.append('connect_params: %s must not contain a NUL byte' % keyword)
+        elif programs and keyword not in LIBPQ_ENVIRONMENT:
+            errors.append('connect_params: %s has no libpq environment variable, so the client '
+                          'programs (psql, pg_dump, pg_restore) cannot be given it' % keyword)
     return errors
 
 
@@ -214,6 +259,8 @@ def _classify_connect_error(message):
         return 'refused'
     if 'could not translate host name' in lowered or 'name or service not known' in lowered:
         return 'unresolvable'
+    if 'connection option' in lowered or 'invalid dsn' in lowered:
+        return 'options'
     if 'ssl' in lowered or 'certificate' in lowered:
         return 'ssl'
     return 'other'
@@ -357,19 +404,10 @@ class PgSession:
         options = ['-c statement_timeout=%d' % p['statement_timeout']]
         if self.read_only:
             options.append('-c default_transaction_read_only=on')
-        kwargs = dict(
-            host=p.get('login_unix_socket') or p.get('login_host'),
-            port=p.get('login_port'),
-            user=p.get('login_user'),
-            password=p.get('login_password'),
-            dbname=p.get('login_db') or DEFAULT_DB,
-            sslmode=p.get('ssl_mode'),
-            sslrootcert=p.get('ca_cert'),
-            connect_timeout=p['connect_timeout'],
-            application_name=self.application_name,
-            options=' '.join(options),
-        )
-        return dict((k, v) for k, v in kwargs.items() if v is not None)
+        kwargs = libpq_keywords(p)
+        kwargs.setdefault('dbname', DEFAULT_DB)
+        kwargs.update(application_name=self.application_name, options=' '.join(options))
+        return kwargs
 
     def connect_deadline(self):
         """Seconds a connection attempt may take, all addresses libpq tries together."""
@@ -547,7 +585,8 @@ def connection_failure_message(session, failure):
         'timeout': 'no answer within connect_timeout (%ss)' % session.params['connect_timeout'],
         'refused': 'is the server running and listening there?',
         'unresolvable': 'check login_host',
-        'ssl': 'check ssl_mode and ca_cert',
+        'ssl': 'check ssl_mode, ca_cert, ssl_cert and ssl_key',
+        'options': 'check connect_params',
     }
     if isinstance(failure, ConnectionLost):
         return '%s: %s' % (session.target(), failure.message)

@@ -22,6 +22,7 @@ import zlib
 
 from ansible_collections.fleetops.runbook.plugins.module_utils import pg_archive
 from ansible_collections.fleetops.runbook.plugins.module_utils.backup_files import load_manifest
+from ansible_collections.fleetops.runbook.plugins.module_utils.libpq import libpq_environment
 from ansible_collections.fleetops.runbook.plugins.module_utils.programs import ProgramTimeout, find_tool, run_program
 
 # Runs a program with a file (or /dev/fd/N) as its standard input: docker exec -i hands it on.
@@ -89,18 +90,10 @@ class RestoreCheck:
     @staticmethod
     def environment(params):
         """libpq environment variables for the connection options (PGDATABASE is set per call)."""
-        env = {
-            'PGAPPNAME': 'fleetops_backup_verify',
-            'PGCONNECT_TIMEOUT': str(params.get('connect_timeout') or 10),
-        }
-        host = params.get('login_unix_socket') or params.get('login_host')
-        for name, value in (('PGHOST', host), ('PGPORT', params.get('login_port')),
-                            ('PGUSER', params.get('login_user')),
-                            ('PGPASSWORD', params.get('login_password')),
-                            ('PGSSLMODE', params.get('ssl_mode')),
-                            ('PGSSLROOTCERT', params.get('ca_cert'))):
-            if value not in (None, ''):
-                env[name] = str(value)
+        env = libpq_environment(params)
+        env.pop('PGDATABASE', None)
+        env.setdefault('PGCONNECT_TIMEOUT', '10')
+        env['PGAPPNAME'] = 'fleetops_backup_verify'
         return env
 
     def _tool(self, name):

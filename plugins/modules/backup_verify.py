@@ -438,7 +438,7 @@ def argument_spec():
 
 def main():
     module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
-    errors = validate_connection_params(module.params) + validate_container_params(module.params)
+    errors = validate_connection_params(module.params, programs=module.params['restore_check']) + validate_container_params(module.params)
     if errors:
         module.fail_json(msg='; '.join(errors))
     try:

@@ -472,7 +472,7 @@ def argument_spec():
 def main():
     module = RunbookModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    errors = validate_connection_params(params) + validate_container_params(params)
+    errors = validate_connection_params(params, programs=True) + validate_container_params(params)
     if errors:
         module.fail_json(msg='; '.join(errors))
     if not (params['login_host'] or params['login_unix_socket']):

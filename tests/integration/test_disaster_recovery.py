@@ -51,10 +51,9 @@ def bed(pg_cluster_factory, tmp_path_factory):
     os.utime(corrupt, (time.time() + 60, time.time() + 60))
     inventory = write_inventory(work / 'inventory.yml', {
         'disaster_recovery_backup_dir': str(backups),
-        'disaster_recovery_pg_host': cluster.host,
-        'disaster_recovery_pg_port': cluster.port,
-        'disaster_recovery_pg_user': cluster.superuser,
-        'disaster_recovery_pg_password': cluster.superuser_password,
+        'disaster_recovery_postgres_connection': {
+            'login_host': cluster.host, 'login_port': cluster.port, 'login_user': cluster.superuser,
+            'login_password': cluster.superuser_password},
         'disaster_recovery_report_dir': str(work / 'reports'),
     })
     return {'cluster': cluster, 'work': work, 'backups': backups, 'good': good,
@@ -278,10 +277,9 @@ def remote(bed, tmp_path_factory):
             'disaster_recovery_backup_dir': str(backups),
             'disaster_recovery_staging_dir': str(staging),
             'disaster_recovery_target_database': STANDBY_DB,
-            'disaster_recovery_pg_host': cluster.host,
-            'disaster_recovery_pg_port': cluster.port,
-            'disaster_recovery_pg_user': cluster.superuser,
-            'disaster_recovery_pg_password': cluster.superuser_password,
+            'disaster_recovery_postgres_connection': {
+                'login_host': cluster.host, 'login_port': cluster.port, 'login_user': cluster.superuser,
+                'login_password': cluster.superuser_password},
             'disaster_recovery_report_dir': str(work / 'reports'),
         }),
     }}}, sort_keys=False))

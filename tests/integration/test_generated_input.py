@@ -39,7 +39,7 @@ RUNNERS = 3
 # option holds the junk: the password, the user or the database cannot be judged by a server that
 # never answered.
 CONNECTION = ('login_host', 'login_port', 'login_user', 'login_password', 'login_db', 'login_unix_socket',
-              'ssl_mode', 'ca_cert', 'connect_timeout', 'statement_timeout')
+              'ssl_mode', 'ca_cert', 'ssl_cert', 'ssl_key', 'connect_params', 'connect_timeout', 'statement_timeout')
 
 
 # ansible-core's own type check of an int option raises OverflowError on an infinite value

@@ -58,10 +58,9 @@ def bed(pg_cluster_factory, tmp_path_factory, receiver):
         'incident_response_backup_dir': str(work / 'dumps'),
         'incident_response_backup_config_dir': str(work / 'etc'),
         'incident_response_backup_databases': [DB],
-        'incident_response_pg_host': cluster.host,
-        'incident_response_pg_port': cluster.port,
-        'incident_response_pg_user': cluster.superuser,
-        'incident_response_pg_password': cluster.superuser_password,
+        'incident_response_postgres_connection': {
+            'login_host': cluster.host, 'login_port': cluster.port, 'login_user': cluster.superuser,
+            'login_password': cluster.superuser_password},
         'incident_response_pg_os_user': 'root',
         'postgres_backup_command': str(work / 'fleetops-pg-backup'),
         'postgres_backup_lib_dir': str(work / 'lib'),

@@ -66,7 +66,7 @@ def test_weekly_with_postgres_in_check_mode_changes_nothing(
                                   'maintenance_log_paths': [str(logs)],
                                   'maintenance_pg_enabled': True,
                                   'maintenance_pg_databases': ['mw_shop'],
-                                  'maintenance_pg_login': {
+                                  'maintenance_postgres_connection': {
                                       'login_host': cluster.host, 'login_port': cluster.port,
                                       'login_user': cluster.superuser,
                                       'login_password': cluster.superuser_password},
@@ -219,7 +219,7 @@ def weekly_pg(ansible, tmp_path, cluster, check):
     return ansible.playbook(REPO / 'playbooks' / 'weekly_maintenance.yml', inventory=inventory,
                             check=check, extra_vars={
                                 'maintenance_pg_enabled': True,
-                                'maintenance_pg_login': login,
+                                'maintenance_postgres_connection': login,
                                 'maintenance_pg_databases': [WEEKLY_DB],
                                 'maintenance_report_dir': str(tmp_path / 'reports')})
 

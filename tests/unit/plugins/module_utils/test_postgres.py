@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.fleetops.runbook.plugins.module_utils import postgres
+from ansible_collections.fleetops.runbook.plugins.module_utils import libpq, postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -86,6 +86,9 @@ def test_validate_connection_params_accepts_good_values():
     ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'refused'),
     ('could not translate host name "nohost" to address', 'unresolvable'),
     ('SSL error: certificate verify failed', 'ssl'),
+    ('invalid dsn: invalid connection option "keepalive"', 'options'),
+    ('connection to server at "127.0.0.1", port 1 failed: invalid integer value "x" for connection option "keepalives"',
+     'options'),
     ('something else', 'other'),
 ])
 def test_classify_connect_error(message, kind):
@@ -128,7 +131,7 @@ def test_mask_secrets(text, masked):
 
 
 @pytest.mark.parametrize('name', ['login_host', 'login_user', 'login_password', 'login_db',
-                                  'login_unix_socket', 'ca_cert'])
+                                  'login_unix_socket', 'ca_cert', 'ssl_cert', 'ssl_key'])
 def test_nul_byte_names_the_parameter_not_the_value(name):
     errors = postgres.validate_connection_params(FakeModule(**{name: 'sec\x00ret'}).params)
     assert errors == ['%s: must not contain a NUL byte' % name]
@@ -275,3 +278,67 @@ def test_driver_value_error_is_a_connect_failure(monkeypatch):
     with pytest.raises(postgres.ConnectFailure) as failure:
         postgres.PgSession(FakeModule()).connect()
     assert failure.value.kind == 'other' and 'NUL' in failure.value.message
+
+
+def test_client_certificate_and_connect_params_reach_the_driver():
+    session = postgres.PgSession(FakeModule(
+        login_host='db1', ssl_mode='verify-full', ca_cert='/etc/ssl/ca.pem', ssl_cert='/etc/ssl/client.pem',
+        ssl_key='/etc/ssl/client.key', connect_params={'target_session_attrs': 'read-write', 'keepalives_idle': 30}))
+    info = session.conninfo()
+    assert info['sslmode'] == 'verify-full' and info['sslrootcert'] == '/etc/ssl/ca.pem'
+    assert info['sslcert'] == '/etc/ssl/client.pem' and info['sslkey'] == '/etc/ssl/client.key'
+    assert info['target_session_attrs'] == 'read-write' and info['keepalives_idle'] == 30
+    # The session's own settings stay: connect_params cannot name them (validated before).
+    assert info['options'] == '-c statement_timeout=10000 -c default_transaction_read_only=on'
+    assert info['application_name'] == 'fleetops.runbook'
+
+
+def test_libpq_keywords_leave_unset_options_out():
+    assert libpq.libpq_keywords({'login_host': 'db1', 'login_password': '', 'login_db': None}) == {'host': 'db1'}
+
+
+def test_libpq_environment_of_every_option():
+    env = libpq.libpq_environment(dict(
+        login_host='db1', login_unix_socket='/run/postgresql', login_port=5433, login_user='mon',
+        login_password='s3cret', login_db='shop', ssl_mode='verify-ca', ca_cert='/ca.pem',
+        ssl_cert='/c.pem', ssl_key='/c.key', connect_timeout=7, statement_timeout=500,
+        connect_params={'target_session_attrs': 'primary', 'sslcompression': True}))
+    assert env == {
+        'PGHOST': '/run/postgresql', 'PGPORT': '5433', 'PGUSER': 'mon', 'PGPASSWORD': 's3cret',
+        'PGDATABASE': 'shop', 'PGSSLMODE': 'verify-ca', 'PGSSLROOTCERT': '/ca.pem', 'PGSSLCERT': '/c.pem',
+        'PGSSLKEY': '/c.key', 'PGCONNECT_TIMEOUT': '7', 'PGTARGETSESSIONATTRS': 'primary',
+        'PGSSLCOMPRESSION': '1'}
+
+
+def test_libpq_environment_refuses_a_keyword_without_variable():
+    with pytest.raises(ValueError, match='connect_params: keepalives_idle has no libpq environment variable'):
+        libpq.libpq_environment({'connect_params': {'keepalives_idle': 30}})
+
+
+@pytest.mark.parametrize('connect_params, programs, message', [
+    ({'sslmode': 'require'}, False, 'connect_params: sslmode is set by ssl_mode, not here'),
+    ({'options': '-c x=1'}, False, 'connect_params: options is set by statement_timeout, not here'),
+    ({'host': 'db2'}, False, 'connect_params: host is set by login_host or login_unix_socket, not here'),
+    ({'Bad-Key': 1}, False, "connect_params: 'Bad-Key' is not a libpq connection keyword"),
+    ({'sslcrl': ['a']}, False, 'connect_params: sslcrl must be a string or a number, got list'),
+    ({'sslcrl': 'a\x00b'}, False, 'connect_params: sslcrl must not contain a NUL byte'),
+    ({'sslpassword': 'x'}, False, 'connect_params: sslpassword is a secret'),
+    ({'keepalives_idle': 30}, True, 'connect_params: keepalives_idle has no libpq environment variable'),
+])
+def test_connect_params_errors_name_the_keyword(connect_params, programs, message):
+    errors = postgres.validate_connection_params(FakeModule(connect_params=connect_params).params, programs=programs)
+    assert len(errors) == 1 and errors[0].startswith(message), errors
+
+
+def test_connect_params_accepted():
+    params = FakeModule(connect_params={'keepalives_idle': 30, 'target_session_attrs': 'any'}).params
+    assert postgres.validate_connection_params(params) == []
+    assert postgres.validate_connection_params(
+        FakeModule(connect_params={'target_session_attrs': 'any'}).params, programs=True) == []
+
+
+def test_argument_spec_has_client_certificates_and_connect_params():
+    spec = postgres.postgres_argument_spec()
+    assert spec['ssl_cert'] == dict(type='path')
+    assert spec['ssl_key'] == dict(type='path', no_log=False)
+    assert spec['connect_params'] == dict(type='dict')
