@@ -22,6 +22,8 @@ import pytest
 from .emergency_helpers import failures, write_inventory
 from .harness import REPO
 
+pytestmark = pytest.mark.postgres
+
 CERT_ROLE = 'fleetops_cert'
 DB = 'conn_tls'
 

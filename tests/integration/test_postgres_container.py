@@ -6,7 +6,7 @@
 A real PostgreSQL 15 runs in a container of the collection's Debian image (tools/build-image.sh);
 the host has no business with its socket. postgres_backup dumps it through docker exec with the
 container's own pg_dump, backup_verify test-restores a dump in it, db_restore restores one into it.
-Skipped when this machine has no usable Docker engine.
+Without a usable Docker engine the tests fail and say so: make test-integration starts one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from .harness import REPO
+
+pytestmark = pytest.mark.containers
 
 SOCKET = '/var/run/postgresql'
 START = ('mkdir -p /var/run/postgresql && chown postgres: /var/run/postgresql && exec runuser -u '
