@@ -1251,11 +1251,13 @@ def check_plain_script(blocks, label):
         pos = 0
         end = len(text)
         while pos < end:
-            if state == 'squote':
-                close = text.find("'", pos)
+            if state in ('squote', 'dquote'):
+                # A quote closes the string or identifier; a doubled one stands for itself.
+                quote = "'" if state == 'squote' else '"'
+                close = text.find(quote, pos)
                 if close < 0:
                     pos = end
-                elif text.startswith("''", close):
+                elif text.startswith(quote * 2, close):
                     pos = close + 2
                 else:
                     pos = close + 1
@@ -1273,16 +1275,6 @@ def check_plain_script(blocks, label):
                     pos = index + 2
                 else:
                     pos = index + 1
-                    state = 'sql'
-                continue
-            if state == 'dquote':
-                close = text.find('"', pos)
-                if close < 0:
-                    pos = end
-                elif text.startswith('""', close):
-                    pos = close + 2
-                else:
-                    pos = close + 1
                     state = 'sql'
                 continue
             if state == 'dollar':
