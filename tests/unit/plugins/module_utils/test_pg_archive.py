@@ -161,6 +161,16 @@ def test_what_reaches_beyond_the_database_is_refused(body, line, words):
     assert 'pg_dump without -C/--create' in str(error) and '-Fc' in str(error)
 
 
+@pytest.mark.parametrize('pieces', [1, 7])
+def test_quoted_identifiers_and_strings_close_at_an_undoubled_quote(pieces):
+    body = ('CREATE TABLE public."a""b; DROP DATABASE x; \\! id" (id integer);\n'
+            'CREATE TABLE public."two\nlines ;" (note text);\n'
+            "COMMENT ON TABLE public.t IS 'it''s \"quoted\"; DROP DATABASE x';\n")
+    assert scan(body, pieces=pieces)['statements'] == 6
+    # After the identifier closes, what follows is SQL again and judged as such.
+    assert 'the command DROP DATABASE' in str(refused('SELECT 1 AS "a""b"; DROP DATABASE x;\n'))
+
+
 @pytest.mark.parametrize('statement', ["SET standard_conforming_strings = 'on';\n",
                                        'SET standard_conforming_strings TO on;\n'])
 def test_standard_conforming_strings_on_passes(statement):
