@@ -19,7 +19,7 @@ description:
     targets are four hours and one hour.
   - A backup taken after O(incident_time) is no recovery point before the incident, so the C(rpo)
     check is V(WARNING) and says so. A backup time after O(verified) without an incident time means
-    the clocks disagree: the C(rpo) check is V(UNKNOWN). A negative RPO is never judged V(OK).
+    that the clocks disagree, and the C(rpo) check is V(UNKNOWN). A negative RPO is never judged V(OK).
   - With O(schedule), the backup schedule of the restored backups, a third check C(schedule) says
     whether that schedule can meet the RPO target at all (V(WARNING) with a plain message when the
     time between two backups exceeds it), and an empty O(rpo_target) is derived from the schedule
