@@ -80,7 +80,7 @@ def test_unknown_form_is_refused():
         pg_connection({}, form='libpq')
 
 
-ROLES = ('maintenance', 'disaster_recovery', 'incident_response', 'staged_recovery')
+ROLES = ('daily_checks', 'maintenance', 'disaster_recovery', 'incident_response', 'staged_recovery')
 
 
 @pytest.mark.parametrize('role', ROLES)
