@@ -9,41 +9,21 @@ file with FLEETOPS_DE_IMAGE set; make test-integration leaves it out (it needs t
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 import yaml
 
+from .test_eda_rulebook import free_port, post
+
 pytestmark = pytest.mark.awx
 
 DE_IMAGE = os.environ.get('FLEETOPS_DE_IMAGE')
 DE_TOKEN = 'de-test-token-0123456789abcdef'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def post_alerts(port, document, token=None):
-    headers = {'Content-Type': 'application/json', 'User-Agent': 'Alertmanager/0.27.0'}
-    if token:
-        headers['Authorization'] = 'Bearer ' + token
-    request = urllib.request.Request('http://127.0.0.1:%d/alerts' % port, data=json.dumps(document).encode('utf-8'),
-                                     headers=headers, method='POST')
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read().decode('utf-8'))
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read().decode('utf-8'))
 
 
 def test_the_decision_environment_serves_the_rulebook(tmp_path):
@@ -73,9 +53,10 @@ def test_the_decision_environment_serves_the_rulebook(tmp_path):
                 assert time.monotonic() < deadline, 'hang guard: not listening\n' + logs.stderr[-4000:]
                 time.sleep(1)
         document = {'version': '4', 'status': 'resolved', 'receiver': 'fleetops-incident-response', 'alerts': []}
-        assert post_alerts(port, document) == (401, {'error': 'unauthorized'})
-        assert post_alerts(port, document, token='wrong') == (401, {'error': 'unauthorized'})
-        status, answer = post_alerts(port, document, token=DE_TOKEN)
+        bed = {'url': 'http://127.0.0.1:%d' % port}
+        assert post(bed, document, token=None) == (401, {'error': 'unauthorized'})
+        assert post(bed, document, token='wrong') == (401, {'error': 'unauthorized'})
+        status, answer = post(bed, document, token=DE_TOKEN)
         assert status == 202, answer
         assert answer['accepted'] == 0
     finally:
