@@ -91,7 +91,10 @@ options:
     default: never
     choices: [critical, warning, unknown, never]
   keep_history:
-    description: Also keep a dated copy of the JSON under O(dest)/history/ for trends.
+    description:
+      - Also keep a dated copy of the JSON under O(dest)/history/ for trends.
+      - The copy is named C(<name>-<UTC stamp>.json). A copy is never replaced. A run that finishes
+        in the same second as an earlier one gets the next suffix, C(<name>-<UTC stamp>_01.json).
     type: bool
     default: true
   title:

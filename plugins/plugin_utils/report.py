@@ -552,6 +552,28 @@ def is_own_report(path):
     return True
 
 
+# Runs finished within the same second keep one history copy each: <stamp>.json, <stamp>_01.json, ...
+HISTORY_SAME_SECOND = 99
+
+
+def history_path(directory, basename, finished_at):
+    """The dated copy's path under ``directory``/history/ for a report finished at ``finished_at``.
+
+    A copy is never replaced: a run that finishes in the same second as an earlier one gets the
+    next free suffix (_01 to _99), which sorts after the earlier names. FileRefused when all are
+    taken.
+    """
+    stamp = finished_at.replace('-', '').replace(':', '')
+    first = os.path.join(directory, 'history', '%s-%s.json' % (basename, stamp))
+    candidates = [first] + [os.path.join(directory, 'history', '%s-%s_%02d.json' % (basename, stamp, n))
+                            for n in range(1, HISTORY_SAME_SECOND + 1)]
+    for path in candidates:
+        if not os.path.lexists(path):
+            return path
+    raise FileRefused('dest: %d reports named %s already finished at %s; history/ keeps no more for that '
+                      'second' % (len(candidates), basename, finished_at))
+
+
 def write_report(report, directory, basename, keep_history=True, title=None):
     """Write <basename>.json and <basename>.html (and a dated JSON copy under history/).
 
@@ -563,8 +585,7 @@ def write_report(report, directory, basename, keep_history=True, title=None):
         'html': os.path.join(directory, basename + '.html'),
     }
     if keep_history:
-        stamp = report['finished_at'].replace('-', '').replace(':', '')
-        paths['history'] = os.path.join(directory, 'history', '%s-%s.json' % (basename, stamp))
+        paths['history'] = history_path(directory, basename, report['finished_at'])
     for path in paths.values():
         is_own_report(path)
     document = json.dumps(report, indent=2, sort_keys=False, default=str) + '\n'

@@ -67,7 +67,7 @@ DEFAULT_METRICS = (
 # monthly review needs action now (critical).
 DEFAULT_THRESHOLDS = {'warning': '90:', 'critical': '30:'}
 
-_STAMP_RE = re.compile(r'-(\d{8}T\d{6}Z)\.json$')
+_STAMP_RE = re.compile(r'-(\d{8}T\d{6}Z)(?:_\d{2})?\.json$')
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 

@@ -29,6 +29,7 @@ from ansible_collections.fleetops.runbook.plugins.plugin_utils.findings import (
     group_headline,
 )
 from ansible_collections.fleetops.runbook.plugins.plugin_utils.report import (
+    FileRefused,
     build_fleet_report,
     headline,
     read_history,
@@ -179,6 +180,36 @@ def test_history_is_bounded_to_the_newest_runs(tmp_path):
     for day in range(1, 21):
         (history / ('daily-202611%02dT000000Z.json' % day)).write_text(json.dumps({'report': 'daily', 'hosts': [], 'n': day}))
     assert [d['n'] for d in read_history(str(tmp_path), 'daily', runs=3)] == [18, 19, 20]
+
+
+def test_runs_finished_in_the_same_second_each_keep_their_history(tmp_path):
+    dest = str(tmp_path)
+    for run in range(3):
+        # Same finish second for all three: none replaces another's dated copy.
+        report = build_fleet_report('daily', ['resource'], {'db-1': {'resource': None}}, 1000.0 + run / 10.0, 1000.5,
+                                    history=read_history(dest, 'daily'))
+        report['n'] = run
+        paths = write_report(report, dest, 'daily')
+    assert sorted(os.listdir(str(tmp_path / 'history'))) == [
+        'daily-19700101T001640Z.json', 'daily-19700101T001640Z_01.json', 'daily-19700101T001640Z_02.json']
+    assert paths['history'].endswith('_02.json')
+    assert [d['n'] for d in read_history(dest, 'daily')] == [0, 1, 2]
+    assert len(report['hosts'][0]['trend']) == 3
+
+
+def test_history_refuses_rather_than_replaces_when_a_second_is_full(tmp_path):
+    history = tmp_path / 'history'
+    history.mkdir()
+    names = ['daily-19700101T001640Z.json'] + ['daily-19700101T001640Z_%02d.json' % n for n in range(1, 100)]
+    for name in names:
+        (history / name).write_text('kept')
+    report = build_fleet_report('daily', ['resource'], {'db-1': {'resource': None}}, 1000.0, 1000.5)
+    with pytest.raises(FileRefused) as exc:
+        write_report(report, str(tmp_path), 'daily')
+    assert exc.value.msg == ('dest: 100 reports named daily already finished at 1970-01-01T00:16:40Z; '
+                             'history/ keeps no more for that second')
+    assert all((history / name).read_text() == 'kept' for name in names)
+    assert not (tmp_path / 'daily.json').exists()
 
 
 def test_sparkline_is_inline_svg_scaled_to_percent():

@@ -266,3 +266,16 @@ def test_missing_directory_is_an_empty_history(tmp_path):
     (tmp_path / 'history').write_text('a file')
     with pytest.raises(TrendError, match='history_dir: .* is not a directory'):
         trend(tmp_path)
+
+
+def test_runs_of_the_same_second_are_all_samples_and_old_names_are_not_opened(tmp_path, history):
+    write_day(tmp_path, 2, {'h': {'resource': resource(10.0)}})
+    first = write_day(tmp_path, 1, {'h': {'resource': resource(11.0)}})
+    second = write_day(tmp_path, 1, {'h': {'resource': resource(11.0)}})
+    write_day(tmp_path, 0, {'h': {'resource': resource(12.0)}})
+    assert os.path.basename(second) == os.path.basename(first)[:-len('.json')] + '_01.json'
+    # Named as finished long before the window: never opened, so never reported as unreadable.
+    (history / 'daily_checks-20000101T000000Z_01.json').write_text('not json')
+    result = trend(tmp_path)
+    assert len(result['files_read']) == 4 and result['files_skipped'] == []
+    assert result['hosts']['h']['series'][0]['samples'] == 4
