@@ -46,10 +46,9 @@ def setup(pg_cluster, tmp_path_factory):
         'postgres_backup_databases': ['pb_shop', 'pb_crm'],
         'postgres_backup_os_user': 'root',
         'postgres_backup_os_group': 'root',
-        'postgres_backup_host': pg_cluster.host,
-        'postgres_backup_port': pg_cluster.port,
-        'postgres_backup_login_user': pg_cluster.superuser,
-        'postgres_backup_login_password': pg_cluster.superuser_password,
+        'postgres_backup_postgres_connection': {
+            'login_host': pg_cluster.host, 'login_port': pg_cluster.port,
+            'login_user': pg_cluster.superuser, 'login_password': pg_cluster.superuser_password},
         'postgres_backup_config_paths': [str(root / 'app' / '.env.production'),
                                          str(root / 'nginx')],
         'postgres_backup_timer_enabled': False,
@@ -110,8 +109,11 @@ def test_converge_and_idempotence(ansible, setup):
     assert [(s['name'], s['dir'], s['databases']) for s in config['sets']] == [
         ('default', str(backups), ['pb_shop', 'pb_crm'])]
     assert cluster.superuser_password not in json.dumps(config)
+    # The connection reaches the client programs as libpq variables; the password only in pgpass.
+    assert config['environment'] == {'PGHOST': cluster.host, 'PGPORT': str(cluster.port), 'PGUSER': cluster.superuser}
     passfile = Path(config['passfile'])
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
+    assert passfile.read_text().startswith('*:*:*:%s:' % cluster.superuser)
     assert cluster.superuser_password not in result.stdout
     # the installed command runs on its own, with the interpreter the role names
     command = Path(variables['postgres_backup_command'])
@@ -227,10 +229,28 @@ def test_bad_variables_fail_before_changing_anything(ansible, setup):
     assert result.rc != 0
     assert 'retention_days' in result.stdout
     assert not (root / 'never').exists()
-    wrong_type = dict(variables, postgres_backup_port='five', postgres_backup_dir=str(root / 'never'))
+    connection = dict(variables['postgres_backup_postgres_connection'], login_port='five')
+    wrong_type = dict(variables, postgres_backup_postgres_connection=connection, postgres_backup_dir=str(root / 'never'))
     result = apply(ansible, wrong_type)
     assert result.rc != 0
-    assert 'postgres_backup_port' in result.stdout
+    assert 'postgres_backup_postgres_connection' in result.stdout and 'login_port' in result.stdout
+    assert not (root / 'never').exists()
+    connection = dict(variables['postgres_backup_postgres_connection'], login_prot=5432)
+    misspelt = dict(variables, postgres_backup_postgres_connection=connection, postgres_backup_dir=str(root / 'never'))
+    result = apply(ansible, misspelt)
+    assert result.rc != 0 and 'login_prot' in result.stdout
+    assert not (root / 'never').exists()
+
+
+def test_the_replaced_connection_variables_are_refused_by_name(ansible, setup):
+    root, variables, dummy = setup
+    old = dict(variables, postgres_backup_host='db.example.internal', postgres_backup_login_password='s3cret-old',
+               postgres_backup_dir=str(root / 'never'))
+    result = apply(ansible, old)
+    assert result.rc != 0
+    assert ('postgres_backup_host, postgres_backup_login_password: no longer read; give the connection as '
+            'postgres_backup_postgres_connection') in result.stdout
+    assert 's3cret-old' not in result.stdout
     assert not (root / 'never').exists()
 
 

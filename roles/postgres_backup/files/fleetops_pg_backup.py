@@ -41,8 +41,7 @@ import time
 LIB_DIR = os.environ.get('FLEETOPS_RUNBOOK_LIB', '/usr/local/lib/fleetops-runbook')
 
 CONFIG_KEYS = {
-    'sets': list, 'exclude_databases': list, 'host': str, 'port': int,
-    'user': str, 'passfile': (str, type(None)), 'dump_options': list, 'compression': (int, type(None)),
+    'sets': list, 'exclude_databases': list, 'environment': dict, 'passfile': (str, type(None)), 'dump_options': list, 'compression': (int, type(None)),
     'row_counts': bool, 'verify': bool, 'verify_max_age': (str, type(None)),
     'lib_dir': str, 'bin_dir': (str, type(None)), 'metric_dir': (str, type(None)),
     'container': (str, type(None)), 'container_user': (str, type(None)),
@@ -53,6 +52,7 @@ SET_KEYS = {
     'max_age_seconds': int,
 }
 NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+PG_ENV_RE = re.compile(r'^PG[A-Z_]+$')
 METRIC_FILE = 'fleetops_backup.prom'
 METRICS = (
     ('fleetops_backup_last_success_timestamp_seconds',
@@ -111,6 +111,11 @@ def load_config(path):
                 raise ConfigError('%s: config_paths must be absolute paths' % where)
         if not item['dump'] and not item['config_paths']:
             raise ConfigError('%s: the set writes nothing (no dump, no config_paths)' % where)
+    for name, value in config['environment'].items():
+        # libpq's variables only, as the role writes them: nothing else reaches the client programs.
+        if not PG_ENV_RE.match(name) or not isinstance(value, str) or name == 'PGPASSWORD':
+            raise ConfigError('%s: environment: %s is not a libpq variable with a text value (the password '
+                              'goes into passfile)' % (path, name))
     if config['metric_dir'] is not None and not os.path.isabs(config['metric_dir']):
         raise ConfigError('%s: metric_dir must be an absolute path' % path)
     if config['container'] is not None and not NAME_RE.match(config['container']):
@@ -157,16 +162,15 @@ def run_command(args, environ_update=None, pass_fds=(), before_communicate_callb
     return proc.returncode, out, err
 
 
-PG_ENV = ('PGHOST', 'PGPORT', 'PGUSER', 'PGAPPNAME', 'PGCONNECT_TIMEOUT', 'PGPASSWORD')
-
-
 class Backup:
     def __init__(self, config, backup_set):
         self.config = config
         self.set = backup_set
-        self.env = dict(os.environ, PGHOST=config['host'], PGPORT=str(config['port']),
-                        PGUSER=config['user'], PGAPPNAME='fleetops_pg_backup',
-                        PGCONNECT_TIMEOUT='30')
+        # The connection's own variables win over these defaults; libpq variables of the calling
+        # environment that the connection does not name are dropped, so the configuration decides.
+        self.pg_env = dict({'PGAPPNAME': 'fleetops_pg_backup', 'PGCONNECT_TIMEOUT': '30'}, **config['environment'])
+        self.env = dict((k, v) for k, v in os.environ.items() if not PG_ENV_RE.match(k))
+        self.env.update(self.pg_env)
         if config['passfile']:
             if config['container']:
                 # the password file is on the host; docker exec -e NAME passes the value from
@@ -174,6 +178,7 @@ class Backup:
                 password = read_password(config['passfile'])
                 if password is not None:
                     self.env['PGPASSWORD'] = password
+                    self.pg_env['PGPASSWORD'] = password
             else:
                 self.env['PGPASSFILE'] = config['passfile']
         self.failures = []
@@ -184,9 +189,8 @@ class Backup:
             cmd = ['docker', 'exec', '-i']
             if self.config['container_user']:
                 cmd += ['-u', self.config['container_user']]
-            for key in PG_ENV:
-                if key in self.env:
-                    cmd += ['-e', key]
+            for key in sorted(self.pg_env):
+                cmd += ['-e', key]
             return cmd + [self.config['container'], name]
         if self.config['bin_dir']:
             return [os.path.join(self.config['bin_dir'], name)]

@@ -80,7 +80,7 @@ def test_unknown_form_is_refused():
         pg_connection({}, form='libpq')
 
 
-ROLES = ('daily_checks', 'maintenance', 'disaster_recovery', 'incident_response', 'staged_recovery')
+ROLES = ('daily_checks', 'maintenance', 'disaster_recovery', 'incident_response', 'staged_recovery', 'postgres_backup')
 
 
 @pytest.mark.parametrize('role', ROLES)
