@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -144,6 +146,41 @@ def test_weekly_maintenance_connects_by_certificate(ansible, tls, tmp_path):
     assert result.task('Report table and index bloat and unused indexes')['status'] != 'UNKNOWN'
 
 
+def test_postgres_backup_dumps_by_certificate(ansible, tls, tmp_path):
+    """The backup command's pg_dump and psql get the whole connection from the configuration."""
+    variables = {
+        'postgres_backup_postgres_connection': tls['connection'],
+        'postgres_backup_dir': str(tmp_path / 'backups'),
+        'postgres_backup_databases': [DB],
+        'postgres_backup_os_user': 'root',
+        'postgres_backup_os_group': 'root',
+        'postgres_backup_config_enabled': False,
+        'postgres_backup_timer_enabled': False,
+        'postgres_backup_lib_dir': str(tmp_path / 'lib'),
+        'postgres_backup_command': str(tmp_path / 'sbin' / 'fleetops-pg-backup'),
+        'postgres_backup_config_file': str(tmp_path / 'etc' / 'postgres_backup.json'),
+        'postgres_backup_metric_dir': '',
+    }
+    (tmp_path / 'sbin').mkdir()
+    result = ansible.playbook([{'name': 'backup', 'hosts': 'localhost', 'gather_facts': False,
+                                'roles': [{'role': 'fleetops.runbook.postgres_backup', 'vars': variables}]}])
+    assert result.rc == 0, failures(result)
+    config = json.loads((tmp_path / 'etc' / 'postgres_backup.json').read_text())
+    assert config['passfile'] is None
+    assert config['environment']['PGSSLMODE'] == 'verify-full'
+    assert config['environment']['PGTARGETSESSIONATTRS'] == 'primary'
+    # Variables of the calling shell do not redirect it: the configuration decides.
+    env = dict(os.environ, PGHOST='/nonexistent', PGSSLMODE='disable', PGUSER='nobody')
+    proc = subprocess.run(['python3', variables['postgres_backup_command'], '--config',
+                           variables['postgres_backup_config_file']], capture_output=True, text=True,
+                          check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    dumps = sorted((tmp_path / 'backups').glob(DB + '_*.dump'))
+    assert len(dumps) == 1
+    manifest = json.loads((tmp_path / 'backups' / (dumps[0].name + '.manifest.json')).read_text())
+    assert manifest['tables'] == {'public.orders': 50}
+
+
 @pytest.mark.parametrize('role, tasks_from, old, new, extra', [
     ('maintenance', 'weekly', 'maintenance_pg_login', 'maintenance_postgres_connection', {}),
     ('disaster_recovery', 'main', 'disaster_recovery_pg_host', 'disaster_recovery_postgres_connection',
@@ -151,6 +188,7 @@ def test_weekly_maintenance_connects_by_certificate(ansible, tls, tmp_path):
     ('incident_response', 'main', 'incident_response_pg_password', 'incident_response_postgres_connection',
      {'incident_response_id': 'INC-1'}),
     ('staged_recovery', 'main', 'staged_recovery_pg_database', 'staged_recovery_postgres_connection', {}),
+    ('postgres_backup', 'main', 'postgres_backup_login_user', 'postgres_backup_postgres_connection', {}),
 ])
 def test_a_replaced_variable_stops_the_role_naming_the_new_one(ansible, tmp_path, role, tasks_from, old, new, extra):
     marker = tmp_path / 'untouched'
