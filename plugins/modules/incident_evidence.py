@@ -15,10 +15,13 @@ description:
   - Collects what an incident responder needs before anything on the host is stopped or changed
     the process list, listening sockets, containers with their recent logs, application and
     system logs, the system journal, recent authentication failures and a resource snapshot.
-  - Everything goes into a new directory under O(dest)/O(incident_id), with a C(SHA256SUMS) file
-    (sha256sum format) and a C(manifest.json) that records every file's checksum, size and source;
-    the directory is then packed into a gzip tar archive with its own C(.sha256) sidecar, ready to
-    be fetched to the controller.
+  - Everything goes into a new directory, O(dest)/O(incident_id)/C(<label>-<UTC stamp>), with a
+    C(SHA256SUMS) file (sha256sum format) and a C(manifest.json) that records every file's
+    checksum, size and source; the directory is then packed into a gzip tar archive with its own
+    C(.sha256) sidecar, ready to be fetched to the controller.
+  - A collection that starts in the same second as an earlier one of the same incident and host
+    (two alerts at once) takes the next name, C(<label>-<UTC stamp>_01) and so on, and never writes
+    into the other's files.
   - Never deletes, truncates or moves anything; a source that cannot be read is recorded in the
     manifest as not collected, with the reason, and does not fail the collection.
   - Log files larger than O(log_max_bytes) are cut to their last O(log_max_bytes) bytes, and the
@@ -209,6 +212,11 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+# Collections of one incident and host started within the same second keep their own files:
+# <label>-<stamp>, then <label>-<stamp>_01 ... _99.
+SAME_SECOND = 99
+
+
 class Evidence:
     """One evidence directory, filled source by source."""
 
@@ -222,10 +230,36 @@ class Evidence:
         self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
         self.label = re.sub(r'[^A-Za-z0-9._-]', '_', self.params['label'] or socket.gethostname())
         self.incident_dir = os.path.join(self.params['dest'], self.params['incident_id'])
-        self.name = '%s-%s' % (self.label, self.stamp)
-        self.directory = os.path.join(self.incident_dir, self.name)
-        self.archive = os.path.join(self.incident_dir, 'evidence-%s.tar.gz' % self.name)
-        self.manifest_path = os.path.join(self.incident_dir, 'evidence-%s.manifest.json' % self.name)
+        self._name('%s-%s' % (self.label, self.stamp))
+
+    def _name(self, name):
+        self.name = name
+        self.directory = os.path.join(self.incident_dir, name)
+        self.archive = os.path.join(self.incident_dir, 'evidence-%s.tar.gz' % name)
+        self.manifest_path = os.path.join(self.incident_dir, 'evidence-%s.manifest.json' % name)
+
+    def _taken(self):
+        return any(os.path.lexists(path) for path in (self.directory, self.archive, self.archive + '.partial',
+                                                      self.manifest_path))
+
+    def claim(self):
+        """Take a name of its own: a collection that starts in the same second as an earlier one of
+        this incident and host (two alerts at once) gets the next suffix, _01 to _99, and never
+        writes into the other's files. In check mode, the name a run would take."""
+        base = self.name
+        for number in range(SAME_SECOND + 1):
+            self._name(base if number == 0 else '%s_%02d' % (base, number))
+            if self._taken():
+                continue
+            if self.module.check_mode:
+                return
+            try:
+                os.mkdir(self.directory, 0o700)
+            except FileExistsError:
+                continue
+            return
+        self.module.fail_json(msg='dest: %d evidence collections of %s already started at %s under %s; '
+                                  'nothing was written' % (SAME_SECOND + 1, self.label, self.stamp, self.incident_dir))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -442,7 +476,7 @@ class Evidence:
             for path in (self.params['dest'], self.incident_dir):
                 if not os.path.isdir(path):
                     os.makedirs(path, mode=0o700)
-            os.mkdir(self.directory, 0o700)
+        self.claim()
         for source in self.params['collect']:
             getattr(self, source)()
         if self.module.check_mode:

@@ -306,3 +306,31 @@ def test_phases_given_twice_or_unknown_are_refused(ansible, bed):
     assert 'incident_response_phases' in result.stdout and 'panic' in result.stdout
     assert not (bed['work'] / 'controller' / 'INC-TWICE').exists()
     assert not (bed['work'] / 'host' / 'INC-TWICE').exists()
+
+
+def test_evidence_started_in_a_taken_second_gets_a_name_of_its_own(ansible, tmp_path):
+    """Two alerts at once: a collection never writes into another's directory or archive."""
+    dest = tmp_path / 'evidence'
+    incident = dest / 'INC-SAME'
+    incident.mkdir(parents=True)
+    # Earlier collections of this host in every second from now on, for longer than a run may take.
+    now = int(time.time())
+    taken = ['web-1-%s' % time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now + offset)) for offset in range(-2, 900)]
+    for name in taken:
+        (incident / name).mkdir()
+    args = {'incident_id': 'INC-SAME', 'dest': str(dest), 'collect': ['auth'], 'auth_log_paths': [],
+            'label': 'web-1'}
+    planned = ansible.module('fleetops.runbook.incident_evidence', args, check=True)
+    assert planned.get('failed') is not True, planned
+    assert Path(planned['directory']).name in ['%s_01' % name for name in taken]
+    assert not Path(planned['directory']).exists()
+    result = ansible.module('fleetops.runbook.incident_evidence', args)
+    assert result.get('failed') is not True, result
+    name = Path(result['directory']).name
+    assert name.endswith('_01') and name[:-3] in taken, name
+    assert Path(result['archive']).name == 'evidence-%s.tar.gz' % name
+    assert Path(result['manifest']).name == 'evidence-%s.manifest.json' % name
+    # The earlier collections are as they were: empty, and no archive of theirs was written.
+    assert all(not any((incident / other).iterdir()) for other in taken)
+    assert sorted(p.name for p in incident.iterdir() if p.name.startswith('evidence-')) == [
+        'evidence-%s.manifest.json' % name, 'evidence-%s.tar.gz' % name, 'evidence-%s.tar.gz.sha256' % name]
