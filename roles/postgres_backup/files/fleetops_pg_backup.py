@@ -41,7 +41,8 @@ import time
 LIB_DIR = os.environ.get('FLEETOPS_RUNBOOK_LIB', '/usr/local/lib/fleetops-runbook')
 
 CONFIG_KEYS = {
-    'sets': list, 'exclude_databases': list, 'environment': dict, 'passfile': (str, type(None)), 'dump_options': list, 'compression': (int, type(None)),
+    'sets': list, 'exclude_databases': list, 'environment': dict, 'passfile': (str, type(None)),
+    'dump_options': list, 'compression': (int, type(None)),
     'row_counts': bool, 'verify': bool, 'verify_max_age': (str, type(None)),
     'lib_dir': str, 'bin_dir': (str, type(None)), 'metric_dir': (str, type(None)),
     'container': (str, type(None)), 'container_user': (str, type(None)),
